@@ -1,0 +1,1 @@
+"""Airflow layer of tenant-replicator: operators, sensors and provider info (thin over the library)."""
