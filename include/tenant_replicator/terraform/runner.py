@@ -1,0 +1,299 @@
+"""Terraform CLI runner: init / validate / plan / apply / show with timeouts and parsed results.
+
+Why: every terraform call of the replication loop goes through here, so there is one place that
+(a) runs terraform in its own process group and stops it cleanly (see ``process.py``), (b) turns
+the ``-json`` event streams into per-resource outcomes, and (c) keeps secrets out of logs: the
+environment given to terraform (ARM credentials, ...) is never logged, only argv.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tenant_replicator.terraform.events import diagnostic_of, summarise_apply, summarise_plan
+from tenant_replicator.terraform.process import DEFAULT_GRACE_S, ManagedProcess, ProcessResult
+
+log = logging.getLogger(__name__)
+
+AUTOMATION_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
+LOCAL_LOCK_INFO = ".terraform.tfstate.lock.info"
+
+
+class TerraformError(RuntimeError):
+    """Base class of the runner's errors."""
+
+
+class TerraformNotFound(TerraformError):
+    """The terraform binary is not on PATH."""
+
+
+class TerraformFailed(TerraformError):
+    """A terraform command failed; ``diagnostics`` holds the parsed error diagnostics."""
+
+    def __init__(self, message: str, diagnostics: list[dict[str, Any]] | None = None,
+                 returncode: int | None = None, stderr: str = "") -> None:
+        self.diagnostics = diagnostics or []
+        self.returncode = returncode
+        self.stderr = stderr
+        first = "; ".join(d.get("summary", "") for d in self.diagnostics[:3] if d.get("summary"))
+        tail = first or stderr.strip()[-500:]
+        super().__init__(f"{message}: {tail}" if tail else message)
+
+
+class TerraformTimeout(TerraformError):
+    """A terraform command (other than apply, which reports ``timed_out``) ran out of time."""
+
+
+@dataclass
+class PlanResult:
+    """Outcome of ``plan -detailed-exitcode``; ``changes`` is exit code 2."""
+
+    exit_code: int
+    changes: bool
+    add: int = 0
+    change: int = 0
+    destroy: int = 0
+    import_: int = 0
+    actions: dict[str, str] = field(default_factory=dict)
+    drift: list[dict[str, str]] = field(default_factory=list)
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    plan_file: str = "tfplan"
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["import"] = data.pop("import_")
+        return data
+
+
+@dataclass
+class ApplyResult:
+    """Outcome of ``apply``: per-resource lists from the event stream plus how the process ended."""
+
+    exit_code: int
+    applied: list[str] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)
+    in_progress: list[str] = field(default_factory=list)
+    change_summary: dict[str, Any] = field(default_factory=dict)
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    timed_out: bool = False
+    stopped: bool = False
+    killed: bool = False
+    interrupted: bool = False
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True only when terraform exited 0 and nothing failed, was left out or was cut short."""
+        return (self.exit_code == 0 and not self.failed and not self.not_started
+                and not self.in_progress and not self.timed_out and not self.stopped)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+def terraform_env(
+    env: Mapping[str, str] | None = None, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Environment for terraform: ``base`` (default os.environ), then ``env``, then automation flags."""
+    merged = dict(os.environ if base is None else base)
+    merged.update(env or {})
+    merged.update(AUTOMATION_ENV)
+    return merged
+
+
+def find_binary(binary: str = "terraform", path: str | None = None) -> str:
+    """Absolute path of the terraform binary, or ``TerraformNotFound`` with install advice."""
+    found = shutil.which(binary, path=path)
+    if not found:
+        raise TerraformNotFound(
+            f"{binary} not found on PATH; install Terraform 1.11.x "
+            "(https://developer.hashicorp.com/terraform/install) or use the project's Docker image"
+        )
+    return found
+
+
+class Terraform:
+    """One working directory driven by one terraform binary. ``stop()`` is safe from any thread."""
+
+    def __init__(self, workdir: Path | str, env: dict[str, str] | None = None, binary: str = "terraform",
+                 grace_s: float = DEFAULT_GRACE_S, on_line: Callable[[str], None] | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.env = terraform_env(env)
+        self.binary = find_binary(binary, self.env.get("PATH"))
+        self.grace_s = grace_s
+        self.on_line = on_line
+        self._current: ManagedProcess | None = None
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def version(self) -> str:
+        result = self._run(["version", "-json"], timeout=60)
+        return json.loads("\n".join(result.lines))["terraform_version"]
+
+    def init(self, backend: bool = True, timeout: float | None = None) -> None:
+        """``init``; skip it when every provider is dev-overridden (DESIGN.md)."""
+        args = ["init", "-input=false", "-no-color"] + ([] if backend else ["-backend=false"])
+        result = self._run(args, timeout)
+        self._raise_if_timed_out(result, "init")
+        if result.returncode != 0:
+            raise TerraformFailed("terraform init failed", returncode=result.returncode,
+                                  stderr=result.stderr or "\n".join(result.lines[-20:]))
+
+    def validate(self, timeout: float | None = None) -> dict[str, Any]:
+        """``validate -json``; raises ``TerraformFailed`` carrying the diagnostics when invalid."""
+        result = self._run(["validate", "-json", "-no-color"], timeout)
+        self._raise_if_timed_out(result, "validate")
+        try:
+            report = json.loads("\n".join(result.lines))
+        except ValueError:
+            raise TerraformFailed("terraform validate failed", returncode=result.returncode,
+                                  stderr=result.stderr) from None
+        if result.returncode != 0 or not report.get("valid", False):
+            raise TerraformFailed("configuration is invalid",
+                                  [diagnostic_of(d) for d in report.get("diagnostics", [])],
+                                  result.returncode, result.stderr)
+        return report
+
+    def plan(self, out: str = "tfplan", timeout: float | None = None, parallelism: int | None = None,
+             refresh: bool = True) -> PlanResult:
+        """``plan -detailed-exitcode -out``: exit 0 no changes, 2 changes, 1 error (raised)."""
+        args = ["plan", "-input=false", "-json", "-detailed-exitcode", f"-out={out}"]
+        args += self._parallelism(parallelism) + ([] if refresh else ["-refresh=false"])
+        result = self._run(args, timeout)
+        self._raise_if_timed_out(result, "plan")
+        summary = summarise_plan(result.lines)
+        if result.returncode not in (0, 2):
+            errors = [d for d in summary["diagnostics"] if d["severity"] == "error"]
+            raise TerraformFailed("terraform plan failed", errors, result.returncode, result.stderr)
+        counts = summary["change_summary"]
+        return PlanResult(
+            exit_code=result.returncode, changes=result.returncode == 2,
+            add=counts.get("add", 0), change=counts.get("change", 0), destroy=counts.get("remove", 0),
+            import_=counts.get("import", 0), actions=summary["actions"], drift=summary["drift"],
+            diagnostics=summary["diagnostics"], plan_file=out, duration_s=result.duration_s,
+        )
+
+    def apply(self, plan: str = "tfplan", timeout: float | None = None,
+              parallelism: int | None = None) -> ApplyResult:
+        """Apply a saved plan. Never raises for resource failures or a timeout: the partial outcome
+        is the point, so it comes back in ``ApplyResult`` (check ``.ok``)."""
+        args = ["apply", "-input=false", "-json", "-auto-approve", *self._parallelism(parallelism), plan]
+        result = self._run(args, timeout)
+        summary = summarise_apply(result.lines)
+        if result.returncode != 0 and not summary["failed"] and not result.timed_out and result.stderr:
+            # e.g. a stale plan file: terraform reports it on stderr, not as an event.
+            summary["diagnostics"].append({"severity": "error", "summary": result.stderr.strip()[-500:],
+                                           "detail": "", "address": None, "arm_code": None})
+        return ApplyResult(
+            exit_code=result.returncode, applied=summary["applied"], failed=summary["failed"],
+            not_started=summary["not_started"], in_progress=summary["in_progress"],
+            change_summary=summary["change_summary"], diagnostics=summary["diagnostics"],
+            timed_out=result.timed_out, stopped=result.stopped, killed=result.killed,
+            interrupted=summary["interrupted"], duration_s=result.duration_s,
+        )
+
+    def show_state(self, timeout: float | None = 300) -> dict[str, Any]:
+        """``show -json`` of the current state (``{}``-like document when there is no state yet)."""
+        result = self._run(["show", "-json", "-no-color"], timeout)
+        self._raise_if_timed_out(result, "show")
+        if result.returncode != 0:
+            raise TerraformFailed("terraform show failed", returncode=result.returncode, stderr=result.stderr)
+        return json.loads("\n".join(result.lines))
+
+    def state_addresses(self) -> list[str]:
+        """Addresses of the managed resources in state (root module and child modules)."""
+        return _addresses(self.show_state().get("values", {}).get("root_module", {}))
+
+    def force_unlock_if_stale(self, lock_id: str | None = None) -> bool:
+        """Release a lock left by a killed terraform; True when something was released.
+
+        Remote backends (azurerm blob lease): pass the lock ID from the lock error, this runs
+        ``force-unlock -force``. Local backend: the lock itself is an fcntl lock on the state file,
+        which the kernel drops with the process, so only the ``.terraform.tfstate.lock.info`` file
+        can be stale; it is removed when nobody holds the fcntl lock (terraform's own
+        ``force-unlock`` refuses local state). Call it only when no terraform of ours runs here.
+        """
+        if lock_id:
+            result = self._run(["force-unlock", "-force", "-no-color", lock_id], timeout=120)
+            if result.returncode != 0:
+                log.warning("force-unlock of %s failed: %s", lock_id, result.stderr.strip()[-300:])
+            return result.returncode == 0
+        info = self.workdir / LOCAL_LOCK_INFO
+        state = self.workdir / "terraform.tfstate"
+        if not info.exists() or (state.exists() and not _fcntl_lock_free(state)):
+            return False
+        log.warning("removing stale local lock info %s", info)
+        info.unlink(missing_ok=True)
+        return True
+
+    def stop(self) -> None:
+        """Stop the running command (SIGINT, grace, SIGKILL of the group) and refuse new ones."""
+        self._stopped.set()
+        with self._lock:
+            current = self._current
+        if current is not None:
+            current.stop()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _run(self, args: list[str], timeout: float | None) -> ProcessResult:
+        if self._stopped.is_set():
+            raise TerraformError(f"terraform {args[0]} not started: runner was stopped")
+        log.info("terraform %s (cwd=%s, timeout=%s)", " ".join(args), self.workdir, timeout)
+        proc = ManagedProcess([self.binary, *args], cwd=self.workdir, env=self.env,
+                              on_line=self.on_line, grace_s=self.grace_s)
+        with self._lock:
+            self._current = proc
+        try:
+            if self._stopped.is_set():  # stop() raced with the start: do not run at all
+                raise TerraformError(f"terraform {args[0]} not started: runner was stopped")
+            result = proc.run(timeout)
+        finally:
+            with self._lock:
+                self._current = None
+        log.info("terraform %s exited %s in %.2fs%s", args[0], result.returncode, result.duration_s,
+                 " (timed out)" if result.timed_out else "")
+        return result
+
+    def _raise_if_timed_out(self, result: ProcessResult, what: str) -> None:
+        if result.timed_out or result.stopped:
+            reason = "timed out" if result.timed_out else "was stopped"
+            raise TerraformTimeout(f"terraform {what} {reason} after {result.duration_s:.1f}s")
+
+    @staticmethod
+    def _parallelism(parallelism: int | None) -> list[str]:
+        return [f"-parallelism={int(parallelism)}"] if parallelism else []
+
+
+def _fcntl_lock_free(path: Path) -> bool:
+    """True when no process holds terraform's fcntl write lock on the local state file."""
+    import fcntl
+
+    with open(path, "r+b") as handle:
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        fcntl.lockf(handle, fcntl.LOCK_UN)
+    return True
+
+
+def _addresses(module: dict[str, Any]) -> list[str]:
+    found = [r["address"] for r in module.get("resources", []) if r.get("mode") == "managed"]
+    for child in module.get("child_modules", []):
+        found += _addresses(child)
+    return found
