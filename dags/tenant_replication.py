@@ -1,0 +1,128 @@
+"""tenant_replication: one run = one iteration; the run re-triggers itself until the objective holds.
+
+scan source -> generate azapi Terraform -> plan/apply (one converging state per campaign) ->
+rescan target -> fidelity -> record -> continue? -> trigger the next iteration.
+The counters travel in the next run's conf (replayable from the UI); the campaign Variable
+`tenant_replication__<campaign_id>` is the durable record with the bounded history.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.standard.operators.python import ShortCircuitOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, Param, task
+
+from tenant_replicator_airflow.notifiers.slack import DEFAULT_SLACK_CONN_ID, TaskFailureSlackNotifier
+from tenant_replicator_airflow.operators.terraform_apply import TerraformApplyOperator
+from tenant_replicator_airflow.sensors.fidelity import FidelitySensor
+
+DAG_ID = "tenant_replication"
+PREPARE = "{{ ti.xcom_pull(task_ids='prepare') }}"
+
+with DAG(
+    dag_id=DAG_ID,
+    description="Replicate an Azure subscription into another until fidelity and stability objectives hold",
+    schedule=None,
+    max_active_runs=1,
+    catchup=False,
+    render_template_as_native_obj=True,
+    tags=["tenant-replicator"],
+    default_args={
+        "retries": 0,
+        "on_failure_callback": TaskFailureSlackNotifier(slack_conn_id="{{ params.slack_conn_id }}"),
+    },
+    params={
+        "source_subscription": Param("", type="string", description="Subscription ID to copy (read only)"),
+        "target_subscription": Param("", type="string", description="Subscription ID to write into"),
+        "campaign_id": Param("", type="string", description="Optional; default derived from the pair"),
+        "fidelity_target": Param(95.0, type="number", minimum=0, maximum=100),
+        "required_successes": Param(3, type="integer", minimum=1),
+        "max_iterations": Param(20, type="integer", minimum=1),
+        "max_hours": Param(24.0, type="number", exclusiveMinimum=0),
+        "apply_timeout_s": Param(3600, type="integer", minimum=10),
+        "slack_conn_id": Param(DEFAULT_SLACK_CONN_ID, type="string"),
+        "iteration": Param(0, type="integer", minimum=0, description="Set by the chain; 0 starts a new chain"),
+        "consecutive_successes": Param(0, type="integer", minimum=0, description="Set by the chain"),
+        "started_at": Param("", type="string", description="Set by the chain (ISO time the chain began)"),
+    },
+) as dag:
+
+    @task
+    def prepare(**context: Any) -> dict[str, Any]:
+        from tenant_replicator import iteration
+        from tenant_replicator.settings import load_settings
+
+        return iteration.prepare(load_settings(), dict(context["params"]), context["run_id"])
+
+    @task
+    def scan_source(ctx: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from tenant_replicator import iteration
+        from tenant_replicator.settings import load_settings
+
+        report = iteration.scan(load_settings(), ctx["source_subscription"], f"{context['run_id']}:source")
+        if not report["complete"]:
+            # Generating from a partial source would plan to destroy what the scan missed.
+            raise RuntimeError(f"source scan incomplete ({len(report['errors'])} unreadable): {report['errors'][:5]}")
+        return report
+
+    @task
+    def generate(ctx: dict[str, Any], source_scan: dict[str, Any]) -> dict[str, Any]:
+        from tenant_replicator import iteration
+        from tenant_replicator.settings import load_settings
+
+        return iteration.generate(load_settings(), ctx)
+
+    apply = TerraformApplyOperator(
+        task_id="apply",
+        working_dir="{{ ti.xcom_pull(task_ids='prepare')['tf_dir'] }}",
+        cli_config_file="{{ ti.xcom_pull(task_ids='prepare')['cli_config_file'] }}",
+        timeout="{{ params.apply_timeout_s }}",
+    )
+
+    @task(trigger_rule="all_done")
+    def scan_target(**context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from tenant_replicator import iteration
+        from tenant_replicator.settings import load_settings
+
+        ctx = context["ti"].xcom_pull(task_ids="prepare")
+        if not ctx:
+            raise AirflowSkipException("prepare failed: nothing to rescan")
+        return iteration.scan(load_settings(), ctx["target_subscription"], f"{context['run_id']}:target")
+
+    fidelity = FidelitySensor(
+        task_id="fidelity",
+        campaign=PREPARE,
+        target_scan_id="{{ ti.xcom_pull(task_ids='scan_target')['scan_id'] }}",
+        fidelity_target="{{ params.fidelity_target }}",
+        poke_interval=2,
+        timeout=600,
+    )
+
+    @task(trigger_rule="all_done")
+    def record(**context: Any) -> dict[str, Any]:
+        from tenant_replicator_airflow.loop import record_iteration
+
+        return record_iteration(context)
+
+    should_continue = ShortCircuitOperator(
+        task_id="should_continue",
+        python_callable=lambda ti: bool(ti.xcom_pull(task_ids="record")["decision"]["continue"]),
+    )
+
+    trigger_next = TriggerDagRunOperator(
+        task_id="trigger_next_iteration",
+        trigger_dag_id=DAG_ID,
+        conf="{{ ti.xcom_pull(task_ids='record')['next_conf'] }}",
+        wait_for_completion=False,
+    )
+
+    ctx = prepare()
+    source_scan = scan_source(ctx)
+    generated = generate(ctx, source_scan)
+    target_scan = scan_target()
+    generated >> apply >> target_scan >> fidelity >> record() >> should_continue >> trigger_next

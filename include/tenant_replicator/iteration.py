@@ -1,0 +1,184 @@
+"""The steps of one replication iteration as plain functions (the DAG's tasks call these).
+
+Each step takes and returns JSON-serialisable dicts, so a step's XCom is its return value and
+the whole iteration runs without Airflow too (CLI, tests).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tenant_replicator import campaign as campaigns
+from tenant_replicator.fidelity import compute_fidelity
+from tenant_replicator.settings import Settings
+
+
+def prepare(settings: Settings, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """Validate the campaign and lay out its directory; refuses target == source before anything runs."""
+    spec = campaigns.parse_spec(params)
+    directory = campaigns.campaign_dir(settings.home, spec.campaign_id)
+    tf_dir = directory / "terraform"
+    tf_dir.mkdir(exist_ok=True, mode=0o700)
+    cli_config = None
+    if settings.simulator_mode:
+        from tenant_replicator.tfprovider.install import write_cli_config
+
+        cli_config = str(write_cli_config(settings.home / "tfprovider"))
+    iteration = int(params.get("iteration") or 0) or 1
+    return {
+        "campaign_id": spec.campaign_id,
+        "source_subscription": spec.source_subscription,
+        "target_subscription": spec.target_subscription,
+        "objective": {
+            "fidelity_percent": spec.objective.fidelity_percent,
+            "consecutive_successes": spec.objective.consecutive_successes,
+            "max_iterations": spec.objective.max_iterations,
+            "max_hours": spec.objective.max_hours,
+        },
+        "iteration": iteration,
+        "streak_before": int(params.get("consecutive_successes") or 0) if iteration > 1 else 0,
+        "started_at": str(params.get("started_at") or "") or datetime.now(UTC).isoformat(timespec="seconds"),
+        "campaign_dir": str(directory),
+        "tf_dir": str(tf_dir),
+        "cli_config_file": cli_config,
+        "nonce": campaigns.campaign_nonce(directory),
+        "run_id": run_id,
+    }
+
+
+def scan(settings: Settings, subscription_id: str, scan_id: str) -> dict[str, Any]:
+    from tenant_replicator.graph.store import open_graph
+    from tenant_replicator.scan import scan_subscription
+
+    store = open_graph(settings.graph_uri, settings.graph_name)
+    try:
+        report = scan_subscription(settings, store, subscription_id, scan_id)
+    finally:
+        store.close()
+    report = dict(report)
+    report["errors"] = list(report.get("errors", []))[:50]
+    return report
+
+
+def generate(settings: Settings, ctx: dict[str, Any]) -> dict[str, Any]:
+    """Source graph -> main.tf.json in the campaign's one Terraform directory (state converges there)."""
+    from tenant_replicator.graph.store import open_graph
+    from tenant_replicator.iac.generate import generate as generate_config
+    from tenant_replicator.iac.generate import write_config
+    from tenant_replicator.scan import read_resource_groups, read_resources
+
+    started = time.monotonic()
+    store = open_graph(settings.graph_uri, settings.graph_name)
+    try:
+        resources = read_resources(store, ctx["source_subscription"])
+        groups = read_resource_groups(store, ctx["source_subscription"])
+    finally:
+        store.close()
+    result = generate_config(
+        resources, groups, ctx["source_subscription"], ctx["target_subscription"], ctx["nonce"]
+    )
+    write_config(result, Path(ctx["tf_dir"]))
+    _write_json(Path(ctx["campaign_dir"]) / "skipped.json", result.skipped)
+    return {
+        "resources_emitted": result.resource_count,
+        "skipped_count": len(result.skipped),
+        "skipped": result.skipped[:20],
+        "unmapped_references_count": len(result.unmapped_references),
+        "duration_s": round(time.monotonic() - started, 3),
+    }
+
+
+def fidelity(settings: Settings, ctx: dict[str, Any], target_scan_id: str) -> dict[str, Any] | None:
+    """The fidelity report once the target scan of this iteration is in the graph, else None.
+
+    Raises RuntimeError when that scan finished incomplete: a partial scan is never reported.
+    """
+    from tenant_replicator.graph.store import open_graph
+    from tenant_replicator.iac.registry import canonical_type
+    from tenant_replicator.scan import latest_scan, read_resources
+
+    store = open_graph(settings.graph_uri, settings.graph_name)
+    try:
+        target_scan = latest_scan(store, ctx["target_subscription"])
+        if not target_scan or target_scan["scan_id"] != target_scan_id:
+            return None
+        if not target_scan["complete"]:
+            raise RuntimeError(f"target scan {target_scan_id} is incomplete: fidelity not computed")
+        source_scan = latest_scan(store, ctx["source_subscription"]) or {}
+        source = read_resources(store, ctx["source_subscription"])
+        target = read_resources(store, ctx["target_subscription"])
+    finally:
+        store.close()
+    directory = Path(ctx["campaign_dir"])
+    name_map = _read_json(Path(ctx["tf_dir"]) / "name_map.json", {})
+    skipped = {s["id"].lower(): s["reason"] for s in _read_json(directory / "skipped.json", [])}
+    return compute_fidelity(
+        source,
+        target,
+        name_map,
+        source_complete=bool(source_scan.get("complete")),
+        target_complete=True,
+        out_of_scope=skipped,
+        canonical_type=canonical_type,
+    )
+
+
+def record(
+    state: dict[str, Any] | None,
+    ctx: dict[str, Any],
+    apply_summary: dict[str, Any] | None,
+    target_scan: dict[str, Any] | None,
+    fidelity_report: dict[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fold this iteration into the campaign state; return (new state, iteration decision)."""
+    spec = campaigns.parse_spec(
+        {
+            "source_subscription": ctx["source_subscription"],
+            "target_subscription": ctx["target_subscription"],
+            "campaign_id": ctx["campaign_id"],
+            "fidelity_target": ctx["objective"]["fidelity_percent"],
+            "required_successes": ctx["objective"]["consecutive_successes"],
+            "max_iterations": ctx["objective"]["max_iterations"],
+            "max_hours": ctx["objective"]["max_hours"],
+        }
+    )
+    if state is None or state.get("started_at") != ctx["started_at"]:
+        state = campaigns.new_state(spec, ctx["started_at"])  # a new chain of this campaign
+    outcome = campaigns.iteration_outcome(
+        ctx["iteration"], ctx["run_id"], apply_summary, target_scan, fidelity_report
+    )
+    previous_fidelity = state.get("last_fidelity")
+    state = campaigns.record_iteration(state, outcome, ctx["streak_before"])
+    met = campaigns.objective_met(state, spec.objective)
+    stop = None if met else campaigns.safety_stop_reason(state, spec.objective)
+    state["status"] = "objective_met" if met else ("stopped" if stop else "running")
+    decision = {
+        "success": outcome.success,
+        "reasons": outcome.reasons,
+        "objective_met": met,
+        "stop_reason": stop,
+        "continue": not met and stop is None,
+        "fidelity_changed": outcome.fidelity_percent is not None and outcome.fidelity_percent != previous_fidelity,
+        "previous_fidelity": previous_fidelity,
+        "next_counters": {
+            "campaign_id": ctx["campaign_id"],
+            "iteration": ctx["iteration"] + 1,
+            "consecutive_successes": state["consecutive_successes"],
+            "started_at": ctx["started_at"],
+        },
+    }
+    return state, decision
+
+
+def _write_json(path: Path, value: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(value, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    return json.loads(path.read_text()) if path.exists() else default

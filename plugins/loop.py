@@ -1,0 +1,95 @@
+"""The `record` step of tenant_replication: XCom in, campaign Variable + Slack + iteration report out."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tenant_replicator import iteration, notify
+from tenant_replicator_airflow.notifiers.slack import run_url, send_slack
+
+log = logging.getLogger(__name__)
+# Params the next iteration inherits unchanged (the counters are added by the loop itself).
+INHERITED_PARAMS = (
+    "source_subscription",
+    "target_subscription",
+    "campaign_id",
+    "fidelity_target",
+    "required_successes",
+    "max_iterations",
+    "max_hours",
+    "apply_timeout_s",
+    "slack_conn_id",
+)
+
+
+def variable_key(campaign_id: str) -> str:
+    return f"tenant_replication__{campaign_id}"
+
+
+def record_iteration(context: dict[str, Any]) -> dict[str, Any]:
+    from airflow.sdk import Variable
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    ti = context["ti"]
+    params = context["params"]
+    ctx = ti.xcom_pull(task_ids="prepare")
+    if not ctx:
+        raise AirflowSkipException("prepare failed (bad input?): nothing to record, the chain stops here")
+    apply_summary = ti.xcom_pull(task_ids="apply", key="apply_summary")
+    target_scan = ti.xcom_pull(task_ids="scan_target")
+    fidelity = ti.xcom_pull(task_ids="fidelity")
+    key = variable_key(ctx["campaign_id"])
+    state = Variable.get(key, default=None, deserialize_json=True)
+    state, decision = iteration.record(state, ctx, apply_summary, target_scan, fidelity)
+    url = run_url(context)
+    conn_id = params.get("slack_conn_id")
+    if decision["fidelity_changed"] and fidelity is not None:
+        send_slack(
+            conn_id,
+            notify.fidelity_change_message(
+                ctx["campaign_id"], ctx["iteration"], decision["previous_fidelity"],
+                fidelity["overall_percent"], fidelity, url,
+            ),
+        )
+    if not decision["continue"] and state.get("end_alerted_run") != ctx["run_id"]:
+        reason = "objective met" if decision["objective_met"] else decision["stop_reason"]
+        send_slack(conn_id, notify.chain_end_message(ctx["campaign_id"], state, reason, decision["objective_met"], url))
+        state["end_alerted_run"] = ctx["run_id"]
+    Variable.set(key, state, serialize_json=True)
+    log.info(
+        "iteration %s: success=%s fidelity=%s consecutive=%s -> %s",
+        ctx["iteration"], decision["success"], state["last_fidelity"], state["consecutive_successes"],
+        "continue" if decision["continue"] else (decision["stop_reason"] or "objective met"),
+    )
+    next_conf = {name: params.get(name) for name in INHERITED_PARAMS} | decision.pop("next_counters")
+    return {
+        "campaign_id": ctx["campaign_id"],
+        "iteration": ctx["iteration"],
+        "success": decision["success"],
+        "decision": decision,
+        "counters": {
+            "consecutive_successes": state["consecutive_successes"],
+            "best_fidelity": state["best_fidelity"],
+            "last_fidelity": state["last_fidelity"],
+        },
+        "generate": ti.xcom_pull(task_ids="generate"),
+        "apply": apply_summary,
+        "target_scan": _scan_summary(target_scan),
+        "fidelity": _trim(fidelity),
+        "next_conf": next_conf,
+    }
+
+
+def _scan_summary(scan: dict[str, Any] | None) -> dict[str, Any] | None:
+    if scan is None:
+        return None
+    return {k: scan.get(k) for k in ("scan_id", "resources", "resource_groups", "complete", "duration_s")} | {
+        "error_count": len(scan.get("errors", []))
+    }
+
+
+def _trim(report: dict[str, Any] | None, limit: int = 50) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return report | {"unmatched": report["unmatched"][:limit], "out_of_scope": report["out_of_scope"][:limit]}

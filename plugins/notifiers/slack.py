@@ -1,0 +1,75 @@
+"""Send tenant-replicator Slack messages through the Slack provider's webhook hook.
+
+No connection configured -> the message is logged (redacted) and the task goes on: alerts must
+never be the reason an iteration fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.sdk import BaseNotifier
+
+from tenant_replicator import notify
+
+log = logging.getLogger(__name__)
+DEFAULT_SLACK_CONN_ID = "tenant_replicator_slack"
+
+
+def send_slack(conn_id: str | None, message: dict[str, Any]) -> bool:
+    """True when Slack accepted the message."""
+    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+    from airflow.sdk import BaseHook
+
+    if not conn_id or not _connection_exists(BaseHook, conn_id):
+        log.info("Slack connection %r not configured; alert logged only: %s", conn_id, message["text"])
+        return False
+    try:
+        SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=message["text"], blocks=message["blocks"])
+    except Exception as error:  # an alert failing must not fail the iteration
+        log.warning("Slack alert via %r failed: %s", conn_id, notify.redact(str(error)))
+        return False
+    return True
+
+
+def _connection_exists(base_hook: Any, conn_id: str) -> bool:
+    try:
+        base_hook.get_connection(conn_id)
+    except Exception:
+        return False
+    return True
+
+
+def run_url(context: dict[str, Any]) -> str | None:
+    """Link to the run in the UI (the api-server's base_url + the run page)."""
+    from airflow.configuration import conf
+
+    base = conf.get("api", "base_url", fallback="") or ""
+    dag_run = context.get("dag_run")
+    if not base or dag_run is None:
+        return None
+    return f"{base.rstrip('/')}/dags/{dag_run.dag_id}/runs/{dag_run.run_id}"
+
+
+class TaskFailureSlackNotifier(BaseNotifier):
+    """on_failure_callback: which step failed, in which iteration, with the (redacted) error."""
+
+    template_fields = ("slack_conn_id",)
+
+    def __init__(self, slack_conn_id: str = DEFAULT_SLACK_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.slack_conn_id = slack_conn_id
+
+    def notify(self, context: dict[str, Any]) -> None:
+        params = context.get("params") or {}
+        ti = context.get("ti") or context.get("task_instance")
+        error = context.get("exception") or "task failed"
+        message = notify.task_failure_message(
+            campaign_id=str(params.get("campaign_id") or "(default)"),
+            iteration=params.get("iteration"),
+            task_id=getattr(ti, "task_id", "?"),
+            error=str(error),
+            run_url=run_url(context),
+        )
+        send_slack(params.get("slack_conn_id") or self.slack_conn_id, message)
