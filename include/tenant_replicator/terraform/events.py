@@ -144,7 +144,10 @@ def summarise_apply(lines: Iterable[str]) -> dict[str, Any]:
     failed_addresses = {entry["address"] for entry in failed}
     applied = [a for a, n in completed.items() if a not in failed_addresses and n >= started.get(a, 0)]
     in_progress = [a for a in started if a not in failed_addresses and a not in applied]
-    not_started = [a for a, act in planned.items() if act not in PASSIVE_ACTIONS and a not in started]
+    not_started = [
+        a for a, act in planned.items()
+        if act not in PASSIVE_ACTIONS and a not in started and a not in failed_addresses
+    ]
     return {
         "applied": applied,
         "failed": failed,
