@@ -297,3 +297,59 @@ def _addresses(module: dict[str, Any]) -> list[str]:
     for child in module.get("child_modules", []):
         found += _addresses(child)
     return found
+
+
+def apply_summary(plan: PlanResult, result: ApplyResult | None, max_listed: int = 20) -> dict[str, Any]:
+    """The XCom/iteration-report view of one plan+apply: counts, the first ``max_listed`` failures.
+
+    ``ok`` is the one authoritative flag. A non-zero exit with no per-resource failure (e.g. a stale
+    plan file) still yields a ``failed`` entry without address, so ``failed_count`` never hides it.
+    """
+    failed = list(result.failed) if result else []
+    if result and result.exit_code != 0 and not failed and not (result.timed_out or result.stopped):
+        errors = [d for d in result.diagnostics if d.get("severity") == "error"]
+        failed = [{"address": None, "summary": d["summary"], "detail": d.get("detail", ""),
+                   "arm_code": d.get("arm_code"), "http_status": d.get("http_status")} for d in errors]
+        failed = failed or [{"address": None, "summary": f"terraform apply exited {result.exit_code}",
+                             "detail": "", "arm_code": None, "http_status": None}]
+    codes: dict[str, int] = {}
+    for entry in failed:
+        if entry.get("arm_code"):
+            codes[entry["arm_code"]] = codes.get(entry["arm_code"], 0) + 1
+    not_started = result.not_started if result else []
+    return {
+        "plan": {"add": plan.add, "change": plan.change, "destroy": plan.destroy, "import": plan.import_},
+        "changes": plan.changes,
+        "applied": len(result.applied) if result else 0,
+        "failed": [{**f, "detail": (f.get("detail") or "")[:1000]} for f in failed[:max_listed]],
+        "failed_count": len(failed),
+        "arm_error_codes": codes,
+        "not_started": not_started[:max_listed],
+        "not_started_count": len(not_started),
+        "in_progress": result.in_progress[:max_listed] if result else [],
+        "timed_out": bool(result and result.timed_out),
+        "stopped": bool(result and result.stopped),
+        "exit_code": result.exit_code if result else plan.exit_code,
+        "ok": (result.ok and not failed) if result else not plan.changes,
+        "duration_s": round(plan.duration_s + (result.duration_s if result else 0.0), 3),
+    }
+
+
+def failure_message(summary: dict[str, Any], max_listed: int = 10) -> str:
+    """One line for an exception / alert: what went wrong and the first failed addresses with ARM codes."""
+    parts = []
+    if summary["failed_count"]:
+        parts.append(f"{summary['failed_count']} failed")
+    if summary["not_started_count"]:
+        parts.append(f"{summary['not_started_count']} not started")
+    if summary["timed_out"]:
+        parts.append(f"timed out after {summary['duration_s']:.0f}s")
+    if summary["stopped"]:
+        parts.append("stopped")
+    listed = ", ".join(
+        f"{f['address'] or '(no address)'} ({f.get('arm_code') or f['summary'][:80]})"
+        for f in summary["failed"][:max_listed]
+    )
+    more = summary["failed_count"] - min(summary["failed_count"], max_listed)
+    text = f"terraform apply not clean: {', '.join(parts) or 'exit ' + str(summary['exit_code'])}"
+    return text + (f": {listed}" if listed else "") + (f" (+{more} more)" if more > 0 else "")

@@ -1,0 +1,187 @@
+"""TerraformApplyOperator.execute() against the real terraform binary (terraform_data resources).
+
+The context is a minimal dict with a recording ``ti`` (a unit test of one method); the operator
+under the real scheduler is tested by the DAG's end-to-end test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk import DAG
+from airflow.sdk.exceptions import AirflowException
+
+from tenant_replicator_airflow.operators.terraform_apply import TerraformApplyOperator
+
+pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform not on PATH")
+
+
+class RecordingTI:
+    """Stands in for the task instance: records xcom_push calls."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        json.dumps(value)  # XCom values must be JSON-serialisable
+        self.pushed[key] = value
+
+
+def marked_alive(marker: str) -> list[int]:
+    needle = f"TR_TEST_MARKER={marker}".encode()
+    alive = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if needle in Path(f"/proc/{entry}/environ").read_bytes():
+                if Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                    alive.append(int(entry))
+        except OSError:
+            continue
+    return alive
+
+
+@pytest.fixture
+def marker() -> str:
+    value = uuid.uuid4().hex
+    yield value
+    end = time.monotonic() + 3
+    while marked_alive(value) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert marked_alive(value) == []
+
+
+def write_config(workdir: Path, body: str) -> Path:
+    (workdir / "main.tf").write_text(textwrap.dedent(body))
+    return workdir
+
+
+def run(op: TerraformApplyOperator) -> tuple[RecordingTI, dict[str, Any] | None, Exception | None]:
+    ti = RecordingTI()
+    try:
+        return ti, op.execute({"ti": ti}), None
+    except AirflowException as err:
+        return ti, None, err
+
+
+def test_applies_then_second_run_has_nothing_to_do(tmp_path: Path, marker: str) -> None:
+    write_config(tmp_path, 'resource "terraform_data" "r" {\n  count = 5\n  input = count.index\n}\n')
+    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker},
+                                timeout="120", parallelism="4")
+    ti, summary, err = run(op)
+    assert err is None and summary is not None
+    assert ti.pushed["apply_summary"] == summary
+    assert summary["plan"] == {"add": 5, "change": 0, "destroy": 0, "import": 0}
+    assert summary["changes"] is True and summary["applied"] == 5 and summary["ok"] is True
+    assert summary["failed"] == [] and summary["failed_count"] == 0 and summary["timed_out"] is False
+    # no cli config file: init runs
+    assert set(summary["timings"]) == {"init_s", "validate_s", "plan_s", "apply_s"}
+
+    ti2, again, err2 = run(op)
+    assert err2 is None and again is not None
+    assert again["changes"] is False and again["applied"] == 0 and again["ok"] is True
+    assert "apply_s" not in again["timings"]
+
+
+def test_failed_resource_pushes_summary_then_raises_with_address(tmp_path: Path, marker: str) -> None:
+    write_config(tmp_path, """
+        resource "terraform_data" "ok" {}
+        resource "terraform_data" "vnet" {
+          provisioner "local-exec" {
+            command = "echo 'ARM PUT /s/t/x failed: 404 ParentResourceNotFound: no parent'; exit 1"
+          }
+        }
+        resource "terraform_data" "subnet" {
+          input = terraform_data.vnet.id
+        }
+    """)
+    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker})
+    ti, summary, err = run(op)
+    assert summary is None and err is not None
+    assert "terraform_data.vnet (ParentResourceNotFound)" in str(err) and "1 not started" in str(err)
+    pushed = ti.pushed["apply_summary"]
+    assert pushed["ok"] is False and pushed["applied"] == 1
+    assert pushed["failed_count"] == 1 and pushed["failed"][0]["address"] == "terraform_data.vnet"
+    assert pushed["arm_error_codes"] == {"ParentResourceNotFound": 1}
+    assert pushed["not_started"] == ["terraform_data.subnet"] and pushed["not_started_count"] == 1
+
+
+SLOW = """
+    resource "terraform_data" "fast" {}
+    resource "terraform_data" "slow" {
+      provisioner "local-exec" {
+        command = "sleep 60"
+      }
+    }
+"""
+
+
+def test_timeout_pushes_timed_out_summary_and_leaves_no_process(tmp_path: Path, marker: str) -> None:
+    write_config(tmp_path, SLOW)
+    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker},
+                                timeout="2", grace_s=10)
+    started = time.monotonic()
+    ti, _, err = run(op)
+    assert time.monotonic() - started < 2 + 10 + 5
+    assert err is not None and "timed out" in str(err)
+    pushed = ti.pushed["apply_summary"]
+    assert pushed["timed_out"] is True and pushed["ok"] is False and pushed["applied"] == 1
+
+
+def test_on_kill_stops_terraform_from_another_thread(tmp_path: Path, marker: str) -> None:
+    write_config(tmp_path, SLOW)
+    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker})
+    killer = threading.Timer(2.0, op.on_kill)
+    killer.start()
+    started = time.monotonic()
+    ti, _, err = run(op)
+    killer.join()
+    assert time.monotonic() - started < 15
+    assert err is not None and "stopped" in str(err)
+    assert ti.pushed["apply_summary"]["stopped"] is True
+
+
+def test_invalid_config_pushes_apply_error_not_a_summary(tmp_path: Path, marker: str) -> None:
+    write_config(tmp_path, 'resource "terraform_data" "x" { input = var.nope }\n')
+    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker})
+    ti, _, err = run(op)
+    assert err is not None and "undeclared input variable" in str(err)
+    assert "apply_summary" not in ti.pushed  # a missing summary records the iteration as failed
+    assert ti.pushed["apply_error"]["diagnostics"][0]["summary"] == "Reference to undeclared input variable"
+
+
+def test_cli_config_file_skips_init_and_reaches_terraform(tmp_path: Path, marker: str) -> None:
+    cli_config = tmp_path / "terraform.rc"
+    cli_config.write_text("disable_checkpoint = true\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    write_config(work, 'resource "terraform_data" "r" {}\n')
+    op = TerraformApplyOperator(task_id="apply", working_dir=str(work), env={"TR_TEST_MARKER": marker},
+                                cli_config_file=str(cli_config))
+    assert op._make_runner().env["TF_CLI_CONFIG_FILE"] == str(cli_config)
+    _, summary, err = run(op)
+    assert err is None and summary is not None and summary["applied"] == 1
+    assert "init_s" not in summary["timings"]
+
+
+def test_template_fields_render_from_params(tmp_path: Path) -> None:
+    with DAG("tf_apply_render", schedule=None):
+        op = TerraformApplyOperator(task_id="apply", working_dir="{{ params.dir }}", timeout="{{ params.t }}",
+                                    env={"X": "{{ params.dir }}"}, cli_config_file="{{ params.rc }}")
+    op.render_template_fields({"params": {"dir": str(tmp_path), "t": 600, "rc": "/x/rc"}})
+    rendered = (op.working_dir, op.timeout, op.env, op.cli_config_file)
+    assert rendered == (str(tmp_path), "600", {"X": str(tmp_path)}, "/x/rc")
+
+
+def test_missing_working_dir_is_a_clear_error(tmp_path: Path) -> None:
+    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path / "nope"))
+    _, _, err = run(op)
+    assert err is not None and "does not exist" in str(err)
