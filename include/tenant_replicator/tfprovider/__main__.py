@@ -1,0 +1,17 @@
+"""``python -m tenant_replicator.tfprovider``: serve the stand-in azapi provider to terraform."""
+
+from __future__ import annotations
+
+import sys
+
+from tf.runner import run_provider
+
+from tenant_replicator.tfprovider.provider import AzapiProvider
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_provider(AzapiProvider(), argv if argv is not None else sys.argv)
+
+
+if __name__ == "__main__":
+    main()
