@@ -1,0 +1,411 @@
+"""Generate azapi Terraform JSON from scanned ARM payloads: every type emitted, every skip reported.
+
+get (payloads) -> transform (plan names/labels, strip read-only, rewrite IDs, break cycles) -> load
+(``write_config``). Pure: no ARM, graph or Terraform access here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tenant_replicator.iac.ids import ParsedId, parse_resource_id, prefixes_longest_first
+from tenant_replicator.iac.naming import global_name, label_for
+from tenant_replicator.iac.registry import (
+    BODY_KEYS,
+    DNS_LABEL,
+    FALLBACK_API_VERSION,
+    GENERIC_READ_ONLY,
+    TypeInfo,
+    lookup,
+)
+from tenant_replicator.iac.rewrite import (
+    Ref,
+    Rewriter,
+    Tpl,
+    copy_json,
+    escape,
+    get_path,
+    render,
+    set_path,
+    strip_paths,
+)
+
+RG_TYPE = "Microsoft.Resources/resourceGroups"
+AZAPI_PROVIDER = {"source": "azure/azapi", "version": "~> 2.0"}
+# Resource groups created and owned by the platform, never replicated (with everything inside).
+PLATFORM_RG_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("networkwatcherrg", "created by the platform for Network Watcher"),
+    ("mc_*", "AKS node resource group, owned by its cluster"),
+    ("defaultresourcegroup-*", "created by the platform for monitoring defaults"),
+    ("azurebackuprg_*", "created by Azure Backup"),
+)
+
+
+@dataclass
+class GenerateResult:
+    """The generated config plus everything a report needs about what was and was not emitted."""
+
+    config: dict[str, Any]
+    name_map: dict[str, str]  # source id lower -> target id
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {id, type, reason}
+    unmapped_references: list[dict[str, str]] = field(default_factory=list)  # {id, reference, rewritten}
+    resource_count: int = 0
+
+
+@dataclass
+class _Item:
+    source_id: str
+    payload: dict[str, Any]
+    type: str
+    info: TypeInfo
+    parsed: ParsedId
+    is_rg: bool = False
+    label: str = ""
+    target_name: str = ""
+    target_id: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.source_id.lower()
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _normalise_id(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError(f"resource without an id: {raw!r}")
+    return "/" + raw.strip().strip("/")
+
+
+def _swap_guid(text: str, source: str, target: str) -> str:
+    return (
+        re.sub(re.escape(source), target, text, flags=re.IGNORECASE)
+        if source.lower() in text.lower()
+        else text
+    )
+
+
+def _rg_skip_reason(rg: dict[str, Any]) -> str | None:
+    name = str(rg.get("name", "")).lower()
+    for pattern, reason in PLATFORM_RG_PATTERNS:
+        if fnmatch.fnmatchcase(name, pattern):
+            return reason
+    if rg.get("managedBy"):
+        return f"managed by {rg['managedBy']}"
+    return None
+
+
+def _attachment_create_option(manager: dict[str, Any], disk_id: str) -> str | None:
+    """createOption of the entry in ``manager`` that attaches ``disk_id`` (e.g. a VM's osDisk), if any."""
+    target = disk_id.lower()
+    stack: list[Any] = [manager.get("properties")]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            md = node.get("managedDisk")
+            if isinstance(md, dict) and str(md.get("id", "")).lower() == target:
+                return str(node.get("createOption", "")).lower() or None
+            stack.extend(node.values())
+    return None
+
+
+def _reaches(adjacency: dict[str, set[str]], start: str, goal: str) -> bool:
+    seen = {start}
+    stack = [start]
+    while stack:
+        node = stack.pop()
+        if node == goal:
+            return True
+        for nxt in adjacency.get(node, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return False
+
+
+def break_cycles(
+    parent_edges: Iterable[tuple[str, str]], body_edges: Iterable[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Body references that would close a dependency cycle; they are rendered as literal target IDs.
+
+    Parent edges go in first (they form a forest), so a cycle is always broken on a body reference.
+    """
+    adjacency: dict[str, set[str]] = {}
+    for src, dst in parent_edges:
+        adjacency.setdefault(src, set()).add(dst)
+    literal: set[tuple[str, str]] = set()
+    for src, dst in sorted(body_edges):
+        if dst in adjacency.get(src, ()):
+            continue
+        if _reaches(adjacency, dst, src):
+            literal.add((src, dst))
+        else:
+            adjacency.setdefault(src, set()).add(dst)
+    return literal
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _collect(
+    resources: Iterable[dict[str, Any]], resource_groups: Iterable[dict[str, Any]], source: str
+) -> tuple[list[_Item], list[_Item]]:
+    """Parse and de-duplicate inputs; every ID must be well formed and in the source subscription."""
+    rgs: dict[str, _Item] = {}
+    for rg in resource_groups:
+        rid = _normalise_id(rg.get("id") or f"/subscriptions/{source}/resourceGroups/{rg.get('name', '')}")
+        parsed = parse_resource_id(rid)
+        if parsed.resource_type != RG_TYPE or parsed.parent is None:
+            raise ValueError(f"not a resource group id: {rid!r}")
+        if parsed.subscription.lower() != source.lower():
+            raise ValueError(f"resource group {rid!r} is not in the source subscription {source}")
+        rgs.setdefault(rid.lower(), _Item(rid, rg, RG_TYPE, lookup(RG_TYPE), parsed, is_rg=True))
+    items: dict[str, _Item] = {}
+    for payload in resources:
+        rid = _normalise_id(payload.get("id"))
+        parsed = parse_resource_id(rid)
+        if parsed.resource_type is None or parsed.parent is None:
+            raise ValueError(f"malformed ARM resource id (no type/name): {rid!r}")
+        if parsed.subscription.lower() != source.lower():
+            raise ValueError(f"resource {rid!r} is not in the source subscription {source}")
+        info = lookup(str(payload.get("type") or parsed.resource_type))
+        if parsed.resource_type.lower() == RG_TYPE.lower():
+            rgs.setdefault(rid.lower(), _Item(rid, payload, RG_TYPE, info, parsed, is_rg=True))
+            continue
+        items.setdefault(rid.lower(), _Item(rid, payload, info.canonical, info, parsed))
+    return sorted(rgs.values(), key=lambda i: i.key), sorted(items.values(), key=lambda i: i.key)
+
+
+def _skip_reasons(rgs: list[_Item], items: list[_Item]) -> dict[str, str]:
+    """source id lower -> reason, for everything that is never replicated."""
+    reasons: dict[str, str] = {}
+    for rg in rgs:
+        reason = _rg_skip_reason(rg.payload)
+        if reason:
+            reasons[rg.key] = reason
+    for item in items:
+        reason = None
+        p = item.parsed
+        rg_key = f"/subscriptions/{p.subscription}/resourcegroups/{p.resource_group}".lower()
+        if p.resource_group and rg_key in reasons:
+            reason = f"in platform-managed resource group {item.parsed.resource_group} ({reasons[rg_key]})"
+        elif item.info.skip_reason:
+            reason = item.info.skip_reason
+        else:
+            for path, why in item.info.skip_when:
+                if get_path(item.payload, path):
+                    reason = why
+                    break
+        if reason is None and item.payload.get("managedBy") and not item.info.attachable:
+            reason = f"managed by {item.payload['managedBy']}"
+        if reason:
+            reasons[item.key] = reason
+    by_key = {i.key: i for i in items}
+    for item in items:  # second stage: decisions that depend on whether another resource is emitted
+        if item.key in reasons:
+            continue
+        parent = by_key.get((item.parsed.parent or "").lower())
+        child_segment = item.type.rsplit("/", 1)[-1].lower()
+        if (
+            parent is not None
+            and parent.key not in reasons
+            and child_segment in {c.lower() for c in parent.info.inline_children}
+        ):
+            reasons[item.key] = f"kept inline in the body of its parent {parent.source_id}"
+            continue
+        manager_id = item.payload.get("managedBy")
+        if manager_id and item.info.attachable:
+            manager = by_key.get(str(manager_id).lower())
+            if manager is None or manager.key in reasons:
+                reasons[item.key] = f"managed by {manager_id} (which is not replicated)"
+                continue
+            option = _attachment_create_option(manager.payload, item.source_id)
+            if option not in (None, "attach"):
+                reasons[item.key] = f"created by {manager_id} itself (createOption {option})"
+    return reasons
+
+
+def _assign_names(rgs: list[_Item], items: list[_Item], source: str, target: str, nonce: str) -> None:
+    used: set[tuple[str, str]] = set()
+    for item in rgs + items:
+        name = item.parsed.name or ""
+        rule = item.info.name_rule
+        if item.info.globally_unique and rule is not None:
+            candidate = global_name(name, nonce, rule)
+            n = 1
+            while (item.type.lower(), candidate.lower()) in used:  # two long names cut to the same stem
+                candidate = global_name(f"{name}{n}", nonce, rule)
+                n += 1
+            name = candidate
+        else:
+            name = _swap_guid(name, source, target)
+        used.add((item.type.lower(), name.lower()))
+        item.target_name = name
+
+
+def _assign_labels(items: list[_Item]) -> None:
+    taken: set[str] = set()
+    for item in items:
+        hash_len = 6
+        label = label_for(item.type, item.parsed.name or "", item.key, hash_len)
+        while label in taken:
+            hash_len += 2
+            label = label_for(item.type, item.parsed.name or "", item.key, hash_len)
+        taken.add(label)
+        item.label = label
+
+
+def _literal_target(source_id: str, target_by_id: dict[str, str], source: str, target: str) -> str:
+    """Target ID of any source ID: the longest already-mapped prefix, else just the subscription swapped."""
+    for prefix in prefixes_longest_first(source_id):
+        hit = target_by_id.get(prefix.lower())
+        if hit is not None:
+            return hit + _swap_guid(source_id[len(prefix) :], source, target)
+    return _swap_guid(source_id, source, target)
+
+
+def _assign_target_ids(rgs: list[_Item], items: list[_Item], source: str, target: str) -> dict[str, str]:
+    target_by_id: dict[str, str] = {}
+    for rg in rgs:
+        rg.target_id = f"/subscriptions/{target}/resourceGroups/{rg.target_name}"
+        target_by_id[rg.key] = rg.target_id
+    for item in sorted(items, key=lambda i: len(i.source_id)):  # parents before children
+        parent = item.parsed.parent or ""
+        parent_target = _literal_target(parent, target_by_id, source, target)
+        middle = item.source_id[len(parent) : len(item.source_id) - len(item.parsed.name or "")]
+        item.target_id = parent_target + _swap_guid(middle, source, target) + item.target_name
+        target_by_id[item.key] = item.target_id
+    return target_by_id
+
+
+# ---------------------------------------------------------------- emission
+
+
+def _body(item: _Item, nonce: str) -> dict[str, Any]:
+    body = {k: copy_json(item.payload[k]) for k in BODY_KEYS if item.payload.get(k) is not None}
+    strip_paths(body, GENERIC_READ_ONLY + item.info.read_only)
+    if item.info.body_transform is not None:
+        item.info.body_transform(body)
+    for path in item.info.unique_properties:
+        value = get_path(body, path)
+        if isinstance(value, str) and value:
+            set_path(body, path, global_name(value, nonce, DNS_LABEL))
+    identity = body.get("identity")
+    if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), dict):
+        identity["userAssignedIdentities"] = {k: {} for k in identity["userAssignedIdentities"]}
+    return body
+
+
+def generate(
+    resources: Iterable[dict[str, Any]],
+    resource_groups: Iterable[dict[str, Any]],
+    source_subscription: str,
+    target_subscription: str,
+    nonce: str,
+) -> GenerateResult:
+    """Terraform JSON (azapi) replicating ``resources`` into the target subscription.
+
+    Raises ValueError when source and target are the same subscription (we never write into the
+    source) or when an input ID is malformed / outside the source subscription.
+    """
+    source, target = source_subscription.strip(), target_subscription.strip()
+    if not source or not target:
+        raise ValueError("source and target subscription ids are required")
+    if source.lower() == target.lower():
+        raise ValueError(f"source and target subscription are the same ({source}): refusing to generate")
+    if not nonce:
+        raise ValueError("a non-empty campaign nonce is required for globally unique names")
+
+    rgs, items = _collect(resources, resource_groups, source)
+    reasons = _skip_reasons(rgs, items)
+    skipped = [
+        {"id": i.source_id, "type": i.type, "reason": reasons[i.key]} for i in rgs + items if i.key in reasons
+    ]
+    rgs = [i for i in rgs if i.key not in reasons]
+    items = [i for i in items if i.key not in reasons]
+
+    _assign_names(rgs, items, source, target, nonce)
+    _assign_labels(rgs + items)
+    target_by_id = _assign_target_ids(rgs, items, source, target)
+    renamed = {
+        i.parsed.name.lower(): i.target_name
+        for i in items
+        if i.info.globally_unique and i.parsed.name and i.parsed.name != i.target_name
+    }
+    rw = Rewriter(
+        source, target, {i.key: i.label for i in rgs + items}, target_by_id, {i.key for i in rgs}, renamed
+    )
+
+    pending: list[tuple[_Item, dict[str, Any]]] = []
+    parent_edges: set[tuple[str, str]] = set()
+    for rg in rgs:
+        block: dict[str, Any] = {
+            "type": f"{RG_TYPE}@{rg.info.default_api_version}",
+            "name": rg.target_name,
+            "parent_id": f"/subscriptions/{target}",
+            "location": rg.payload.get("location"),
+        }
+        if rg.payload.get("tags"):
+            block["tags"] = rw.value(rg.payload["tags"], rg.source_id, rg.label)
+        pending.append((rg, block))
+    for item in items:
+        api = item.payload.get("apiVersion") or item.info.default_api_version or FALLBACK_API_VERSION
+        parent = rw.string(item.parsed.parent or f"/subscriptions/{source}", item.source_id, item.label)
+        if isinstance(parent, Tpl):
+            parent_edges.update((item.label, p.label) for p in parent.parts if isinstance(p, Ref))
+        block = {"type": f"{item.type}@{api}", "name": item.target_name, "parent_id": parent}
+        if item.payload.get("location"):
+            block["location"] = item.payload["location"]
+        if item.payload.get("tags"):
+            block["tags"] = rw.value(item.payload["tags"], item.source_id, item.label)
+        body = _body(item, nonce)
+        if body:
+            block["body"] = rw.value(body, item.source_id, item.label)
+        pending.append((item, block))
+
+    literal_edges = break_cycles(parent_edges, rw.edges - parent_edges)
+    blocks = {item.label: render(block, item.label, literal_edges) for item, block in pending}
+    config: dict[str, Any] = {
+        "terraform": {"required_providers": {"azapi": dict(AZAPI_PROVIDER)}},
+        "provider": {"azapi": {}},
+    }
+    if blocks:
+        config["resource"] = {"azapi_resource": blocks}
+    seen: set[tuple[str, str]] = set()
+    unmapped = []
+    for ref in rw.unmapped:
+        key = (ref["id"].lower(), ref["reference"].lower())
+        if key not in seen:
+            seen.add(key)
+            unmapped.append(ref)
+    return GenerateResult(
+        config=config,
+        name_map={i.key: i.target_id for i in rgs + items},
+        skipped=skipped,
+        unmapped_references=sorted(unmapped, key=lambda r: (r["id"].lower(), r["reference"].lower())),
+        resource_count=len(blocks),
+    )
+
+
+def write_config(result: GenerateResult, workdir: Path) -> Path:
+    """Write ``main.tf.json`` and ``name_map.json`` (sorted, stable, pretty); returns main.tf.json's path."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    main = workdir / "main.tf.json"
+    main.write_text(json.dumps(result.config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (workdir / "name_map.json").write_text(
+        json.dumps(result.name_map, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    return main
+
+
+__all__ = ["GenerateResult", "generate", "write_config", "break_cycles", "escape"]

@@ -1,0 +1,259 @@
+"""Body preparation and ARM ID rewriting for the generator.
+
+Strings are first turned into templates (literal text + references to labels) so that dependency
+cycles can be found and broken before anything is rendered as Terraform JSON.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from tenant_replicator.iac.ids import prefixes_longest_first, source_id_pattern
+
+# DNS suffixes under which a renamed globally unique resource is addressed by host name.
+_HOST_SUFFIXES = (
+    r"core\.windows\.net",
+    r"vault\.azure\.net",
+    r"azurecr\.io",
+    r"documents\.azure\.com",
+    r"database\.windows\.net",
+    r"azurewebsites\.net",
+    r"search\.windows\.net",
+    r"servicebus\.windows\.net",
+    r"azconfig\.io",
+    r"postgres\.database\.azure\.com",
+    r"mysql\.database\.azure\.com",
+    r"azure-api\.net",
+    r"cognitiveservices\.azure\.com",
+)
+
+
+# ---------------------------------------------------------------- read-only stripping
+
+
+@lru_cache(maxsize=4096)
+def _compile(path: str) -> tuple[str, ...]:
+    return tuple(seg.lower() for seg in path.split("."))
+
+
+def strip_paths(value: Any, paths: Iterable[str]) -> None:
+    """Remove every dotted path from ``value`` in place (lists traversed, '*' any key, '**' any depth)."""
+    for path in paths:
+        _strip(value, _compile(path))
+
+
+def _strip(node: Any, segs: tuple[str, ...]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _strip(item, segs)
+        return
+    if not isinstance(node, dict) or not segs:
+        return
+    head, rest = segs[0], segs[1:]
+    if head == "**":
+        _strip(node, rest)
+        for child in list(node.values()):
+            _strip(child, segs)
+        return
+    wild = head == "*" or any(c in head for c in "*?[")
+    for key in list(node):
+        if not (head == "*" or (fnmatch.fnmatchcase(key.lower(), head) if wild else key.lower() == head)):
+            continue
+        if rest:
+            _strip(node[key], rest)
+        else:
+            del node[key]
+
+
+def copy_json(value: Any) -> Any:
+    """Deep copy of JSON-shaped data (faster than copy.deepcopy for large scans)."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
+
+
+def get_path(value: Any, path: str) -> Any:
+    """The value at a dotted path of dicts (no wildcards), or None; keys matched case-insensitively."""
+    node = value
+    for seg in path.split("."):
+        if not isinstance(node, dict):
+            return None
+        match = next((k for k in node if k.lower() == seg.lower()), None)
+        if match is None:
+            return None
+        node = node[match]
+    return node
+
+
+def set_path(value: dict[str, Any], path: str, new: Any) -> bool:
+    """Replace an existing value at a dotted path; False when the path is absent."""
+    *parents, last = path.split(".")
+    node: Any = value
+    for seg in parents:
+        if not isinstance(node, dict):
+            return False
+        node = next((node[k] for k in node if k.lower() == seg.lower()), None)
+    if not isinstance(node, dict):
+        return False
+    key = next((k for k in node if k.lower() == last.lower()), None)
+    if key is None:
+        return False
+    node[key] = new
+    return True
+
+
+# ---------------------------------------------------------------- templates
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to another emitted resource, plus the literal target ID to fall back to."""
+
+    label: str
+    literal: str  # target ID of the referenced resource
+    suffix: str  # path below it, e.g. "/subnets/s" (already rewritten)
+
+
+@dataclass(frozen=True)
+class Tpl:
+    """A string made of literal text and references."""
+
+    parts: tuple[str | Ref, ...]
+
+
+def escape(text: str) -> str:
+    """Escape Terraform template sequences in literal text (.tf.json strings and keys are templates)."""
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
+def render(value: Any, self_label: str, literal_edges: set[tuple[str, str]]) -> Any:
+    """Turn a templated value into Terraform JSON (references become ``${azapi_resource.x.id}``)."""
+    if isinstance(value, dict):
+        return {
+            render_key(k, self_label, literal_edges): render(v, self_label, literal_edges)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [render(v, self_label, literal_edges) for v in value]
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, Tpl):
+        out = []
+        for part in value.parts:
+            if isinstance(part, str):
+                out.append(escape(part))
+            elif part.label == self_label or (self_label, part.label) in literal_edges:
+                out.append(escape(part.literal + part.suffix))
+            else:
+                out.append("${azapi_resource." + part.label + ".id}" + escape(part.suffix))
+        return "".join(out)
+    return value
+
+
+def render_key(key: Any, self_label: str, literal_edges: set[tuple[str, str]]) -> str:
+    return render(key, self_label, literal_edges) if isinstance(key, (str, Tpl)) else key
+
+
+# ---------------------------------------------------------------- the rewriter
+
+
+@dataclass
+class Rewriter:
+    """Rewrites source-subscription IDs into references (in-config) or target IDs (reported)."""
+
+    source: str
+    target: str
+    label_by_id: dict[str, str]  # source id lower -> label (resource groups and resources)
+    target_by_id: dict[str, str]  # source id lower -> target id
+    rg_ids: set[str]  # lower-cased ids of emitted resource groups
+    renamed: dict[str, str] = field(default_factory=dict)  # source name lower -> target name (DNS-visible)
+
+    def __post_init__(self) -> None:
+        self._pattern = source_id_pattern(self.source)
+        self._guid = re.compile(re.escape(self.source), re.IGNORECASE)
+        self._src_lower = self.source.lower()
+        self._host = None
+        if self.renamed:
+            names = "|".join(re.escape(n) for n in sorted(self.renamed, key=len, reverse=True))
+            self._host = re.compile(
+                rf"(?<![A-Za-z0-9-])({names})(?=\.(?:[A-Za-z0-9-]+\.)*?(?:{'|'.join(_HOST_SUFFIXES)})\b)",
+                re.IGNORECASE,
+            )
+        self.edges: set[tuple[str, str]] = set()
+        self.unmapped: list[dict[str, str]] = []
+
+    # -- plain text
+    def literal_text(self, text: str) -> str:
+        """Text with the source GUID swapped and renamed host names rewritten (no IDs resolved)."""
+        if self._src_lower in text.lower():
+            text = self._guid.sub(self.target, text)
+        if self._host is not None:
+            text = self._host.sub(lambda m: self.renamed[m.group(1).lower()], text)
+        return text
+
+    def target_id(self, source_id: str) -> str:
+        """Literal target ID for any source-subscription ID (longest emitted prefix wins)."""
+        for prefix in prefixes_longest_first(source_id):
+            hit = self.target_by_id.get(prefix.lower())
+            if hit is not None:
+                return hit + self.literal_text(source_id[len(prefix) :])
+        return self.literal_text(source_id)
+
+    # -- values
+    def value(self, value: Any, owner_id: str, owner_label: str) -> Any:
+        """Rewrite every string (and dict key) inside ``value``; records edges and unmapped refs."""
+        if isinstance(value, dict):
+            return {
+                self._key(k, owner_id, owner_label): self.value(v, owner_id, owner_label)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.value(v, owner_id, owner_label) for v in value]
+        if isinstance(value, str):
+            return self.string(value, owner_id, owner_label)
+        return value
+
+    def _key(self, key: Any, owner_id: str, owner_label: str) -> Any:
+        if not isinstance(key, str):
+            return key
+        return self.string(key, owner_id, owner_label)  # Tpl is frozen, hence a valid key
+
+    def string(self, text: str, owner_id: str, owner_label: str) -> str | Tpl:
+        if self._src_lower not in text.lower():
+            return self.literal_text(text) if self._host is not None else text
+        parts: list[str | Ref] = []
+        pos = 0
+        for match in self._pattern.finditer(text):
+            if match.start() > pos:
+                parts.append(self.literal_text(text[pos : match.start()]))
+            parts.append(self._resolve(match.group(0), owner_id, owner_label))
+            pos = match.end()
+        if pos < len(text):
+            parts.append(self.literal_text(text[pos:]))
+        if not any(isinstance(p, Ref) for p in parts):
+            return "".join(p for p in parts if isinstance(p, str))
+        return Tpl(tuple(parts))
+
+    def _resolve(self, ref_id: str, owner_id: str, owner_label: str) -> str | Ref:
+        for prefix in prefixes_longest_first(ref_id):
+            key = prefix.lower()
+            label = self.label_by_id.get(key)
+            if label is None:
+                continue
+            suffix = self.literal_text(ref_id[len(prefix) :])
+            if key in self.rg_ids and suffix:
+                break  # only the resource group is ours: the resource itself is not in the config
+            if label != owner_label:
+                self.edges.add((owner_label, label))
+            return Ref(label, self.target_by_id[key], suffix)
+        rewritten = self.target_id(ref_id)
+        if ref_id.strip("/").count("/") > 1:  # more than /subscriptions/<id>
+            self.unmapped.append({"id": owner_id, "reference": ref_id, "rewritten": rewritten})
+        return rewritten
