@@ -1,0 +1,123 @@
+"""One small interface over the graph database, so the scanner's Cypher runs on FalkorDB and Neo4j alike.
+
+Backends are chosen by URI scheme: `falkordb://` / `redis://` -> FalkorDB (redis protocol, large
+batches), `bolt://` / `neo4j://` (and `+s`/`+ssc`) -> the official neo4j driver (Neo4j, or
+FalkorDB's Bolt endpoint). Only OpenCypher that FalkorDB accepts is used by the library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlparse, urlunparse
+
+FALKOR_SCHEMES = {"falkordb", "falkordbs", "redis", "rediss"}
+BOLT_SCHEMES = {"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"}
+
+# (label, property) pairs the scanner looks nodes up by.
+INDEXES: tuple[tuple[str, str], ...] = (
+    ("Resource", "id_lower"),
+    ("Resource", "subscription_id"),
+    ("ResourceGroup", "id_lower"),
+    ("Subscription", "id"),
+)
+
+
+class GraphUnavailable(RuntimeError):
+    """The graph URI is unusable (unknown scheme) or its server does not answer."""
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    """What the library needs from a graph database."""
+
+    def query(self, cypher: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run one statement; rows as dicts keyed by the RETURN aliases (nodes become property dicts)."""
+        ...
+
+    def write(self, cypher: str, rows: Sequence[dict[str, Any]], batch_size: int | None = None) -> int:
+        """Run `cypher` (starting `UNWIND $rows AS row`) once per batch of rows; returns rows written."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def redact(uri: str) -> str:
+    """The URI without any password, for error messages and logs."""
+    parsed = urlparse(uri)
+    if parsed.password is None:
+        return uri
+    netloc = parsed.hostname or ""
+    if parsed.username:
+        netloc = f"{parsed.username}:***@{netloc}"
+    if parsed.port:
+        netloc += f":{parsed.port}"
+    return urlunparse(parsed._replace(netloc=netloc))
+
+
+def batches(rows: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive slices of at most `size` rows."""
+    if size < 1:
+        raise ValueError(f"batch size must be >= 1, got {size}")
+    for start in range(0, len(rows), size):
+        yield list(rows[start : start + size])
+
+
+def open_graph(
+    uri: str,
+    name: str = "tenant_replicator",
+    user: str | None = None,
+    password: str | None = None,
+    batch_size: int | None = None,
+) -> GraphStore:
+    """Connect to the graph at `uri` and check it answers; raises GraphUnavailable otherwise.
+
+    `name` is the FalkorDB graph key, or the Neo4j database when it is not the default name
+    (Neo4j Community has only its default database).
+    """
+    scheme = urlparse(uri).scheme.lower()
+    if scheme in FALKOR_SCHEMES:
+        from tenant_replicator.graph.falkor import FalkorGraphStore
+
+        return FalkorGraphStore.connect(uri, name, user=user, password=password, batch_size=batch_size)
+    if scheme in BOLT_SCHEMES:
+        from tenant_replicator.graph.neo4j_store import Neo4jGraphStore
+
+        return Neo4jGraphStore.connect(uri, name, user=user, password=password, batch_size=batch_size)
+    raise GraphUnavailable(
+        f"unsupported graph URI {redact(uri)!r}: use falkordb://, redis://, bolt:// or neo4j://"
+    )
+
+
+def existing_indexes(store: GraphStore) -> set[tuple[str, str]] | None:
+    """(label, property) pairs already indexed, via FalkorDB's `db.indexes()`; None where the
+    procedure does not exist (Neo4j 5 replaced it with SHOW INDEXES)."""
+    try:
+        rows = store.query("CALL db.indexes() YIELD label, properties RETURN label, properties")
+    except Exception:  # noqa: BLE001 - absence of the procedure is the signal
+        return None
+    return {(str(row["label"]), str(p)) for row in rows for p in row["properties"] or []}
+
+
+def ensure_indexes(store: GraphStore) -> list[str]:
+    """Create the lookup indexes the scanner relies on; idempotent on both backends.
+
+    FalkorDB has no `IF NOT EXISTS` (and its Bolt endpoint hides error messages), so we list its
+    indexes first; Neo4j gets `CREATE INDEX IF NOT EXISTS`. Returns the indexes this call created
+    (for Neo4j: the ones it asked for).
+    """
+    have = existing_indexes(store)
+    created = []
+    for label, prop in INDEXES:
+        if have is None:
+            store.query(f"CREATE INDEX IF NOT EXISTS FOR (n:{label}) ON (n.{prop})")
+        elif (label, prop) in have:
+            continue
+        else:
+            try:
+                store.query(f"CREATE INDEX FOR (n:{label}) ON (n.{prop})")
+            except Exception as exc:  # a concurrent scan may have just created it
+                if "already" not in str(exc).lower():
+                    raise
+        created.append(f"{label}.{prop}")
+    return created

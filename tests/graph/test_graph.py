@@ -1,0 +1,154 @@
+"""GraphStore against a real FalkorDB: redis protocol, the neo4j driver over Bolt, restarts, errors."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tenant_replicator.graph import GraphUnavailable, ensure_indexes, open_graph
+from tenant_replicator.graph.embedded import EmbeddedFalkorDB, free_port
+from tenant_replicator.graph.falkor import FalkorGraphStore
+from tenant_replicator.graph.neo4j_store import Neo4jGraphStore
+from tenant_replicator.graph.store import redact
+
+UPSERT = """UNWIND $rows AS row
+MERGE (n:Item {key: row.key})
+SET n.value = row.value, n.tags = row.tags, n.n = row.n"""
+
+LINK = """UNWIND $rows AS row
+MATCH (a:Item {key: row.src})
+MATCH (b:Item {key: row.dst})
+MERGE (a)-[:NEXT]->(b)"""
+
+
+def _rows(count: int, prefix: str) -> list[dict]:
+    return [{"key": f"{prefix}-{i}", "value": f"v{i}", "tags": ["a", str(i)], "n": i} for i in range(count)]
+
+
+def _graph_name() -> str:
+    return f"t_{uuid.uuid4().hex[:8]}"
+
+
+def test_command_binds_loopback_and_persists(tmp_path: Path) -> None:
+    cmd = EmbeddedFalkorDB(tmp_path, port=12345).command()
+    assert cmd[cmd.index("--bind") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--port") + 1] == "12345"
+    assert cmd[cmd.index("--dir") + 1] == str(tmp_path)
+    assert cmd[cmd.index("--appendonly") + 1] == "yes"
+    assert cmd[cmd.index("--loadmodule") + 1].endswith("falkordb.so")
+    assert "BOLT_PORT" not in cmd
+    with pytest.raises(ValueError, match="BOLT_PORT"):
+        EmbeddedFalkorDB(tmp_path, bolt_port=40000)
+
+
+def test_write_and_query_round_trip_in_small_batches(falkordb: EmbeddedFalkorDB) -> None:
+    store = open_graph(falkordb.uri, _graph_name(), batch_size=7)
+    try:
+        assert isinstance(store, FalkorGraphStore)
+        rows = _rows(50, "k")
+        assert store.write(UPSERT, rows) == 50  # 8 batches of <= 7
+        assert store.write(UPSERT, rows, batch_size=3) == 50  # MERGE: idempotent
+        links = [{"src": f"k-{i}", "dst": f"k-{i + 1}"} for i in range(49)]
+        assert store.write(LINK, links, batch_size=10) == 49
+        counts = store.query("MATCH (n:Item) RETURN count(n) AS nodes")
+        assert counts == [{"nodes": 50}]
+        edges = store.query("MATCH (:Item)-[e:NEXT]->(:Item) RETURN count(e) AS edges")
+        assert edges == [{"edges": 49}]
+        got = store.query("MATCH (n:Item {key: $k}) RETURN n.value AS value, n.tags AS tags, n", {"k": "k-7"})
+        assert got[0]["value"] == "v7" and got[0]["tags"] == ["a", "7"]
+        assert got[0]["n"]["key"] == "k-7"  # nodes come back as property dicts
+    finally:
+        store.close()
+
+
+def test_awkward_strings_survive_the_redis_protocol(falkordb: EmbeddedFalkorDB) -> None:
+    tricky = 'quote " apostrophe \' backslash \\ newline \n unicode é 中 {`brace`} $dollar'
+    store = open_graph(falkordb.uri, _graph_name())
+    try:
+        store.write(UPSERT, [{"key": "x", "value": tricky, "tags": [tricky], "n": 1}])
+        got = store.query("MATCH (n:Item {key: 'x'}) RETURN n.value AS value, n.tags AS tags")
+        assert got == [{"value": tricky, "tags": [tricky]}]
+    finally:
+        store.close()
+
+
+def test_ensure_indexes_is_idempotent(falkordb: EmbeddedFalkorDB) -> None:
+    store = open_graph(falkordb.uri, _graph_name())
+    try:
+        first = ensure_indexes(store)
+        assert "Resource.id_lower" in first and "Subscription.id" in first
+        assert ensure_indexes(store) == []
+    finally:
+        store.close()
+
+
+def test_unknown_scheme_is_refused_without_leaking_the_password() -> None:
+    with pytest.raises(GraphUnavailable) as err:
+        open_graph("http://user:s3cret@127.0.0.1:1/")
+    assert "s3cret" not in str(err.value) and "http://user:***@127.0.0.1:1/" in str(err.value)
+
+
+@pytest.mark.parametrize("scheme", ["falkordb", "redis", "bolt"])
+def test_unreachable_server_is_graph_unavailable(scheme: str) -> None:
+    port = free_port()  # nothing listens there
+    uri = f"{scheme}://admin:hunter2@127.0.0.1:{port}"
+    with pytest.raises(GraphUnavailable) as err:
+        open_graph(uri)
+    assert str(port) in str(err.value) and "hunter2" not in str(err.value)
+
+
+def test_redact_keeps_uris_without_password() -> None:
+    assert redact("bolt://127.0.0.1:7687") == "bolt://127.0.0.1:7687"
+    assert redact("neo4j+s://neo4j:pw@db.example:7687/x") == "neo4j+s://neo4j:***@db.example:7687/x"
+
+
+def test_data_survives_a_restart_on_the_same_dir(tmp_path: Path) -> None:
+    name = _graph_name()
+    with EmbeddedFalkorDB(tmp_path / "data") as server:
+        store = open_graph(server.uri, name)
+        store.write(UPSERT, _rows(120, "p"), batch_size=50)
+        store.close()
+    assert not server.running
+    with EmbeddedFalkorDB(tmp_path / "data") as again:
+        store = open_graph(again.uri, name)
+        try:
+            assert store.query("MATCH (n:Item) RETURN count(n) AS c") == [{"c": 120}]
+        finally:
+            store.close()
+
+
+def test_stop_kills_the_process_group(tmp_path: Path) -> None:
+    server = EmbeddedFalkorDB(tmp_path).start()
+    pid = server._proc.pid  # noqa: SLF001 - checking the group is really gone
+    server.stop()
+    time.sleep(0.1)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)  # signal 0: does the group still exist?
+
+
+def test_neo4j_driver_path_over_falkordb_bolt(falkordb: EmbeddedFalkorDB) -> None:
+    """The production code path (official neo4j driver, managed write transactions) on a real Bolt server.
+
+    FalkorDB's Bolt endpoint serves one graph whatever the database name and crashes on
+    parameter payloads above ~4.4 KB, so rows here are tiny (100 rows ~ 2.5 KB a batch).
+    """
+    assert falkordb.bolt_uri
+    store = open_graph(falkordb.bolt_uri, batch_size=100)
+    try:
+        assert isinstance(store, Neo4jGraphStore)
+        store.query("MATCH (n:Item) DETACH DELETE n")
+        rows = [{"key": f"b{i}", "n": i} for i in range(250)]
+        assert store.write("UNWIND $rows AS row MERGE (n:Item {key: row.key}) SET n.n = row.n", rows) == 250
+        store.write(LINK, [{"src": f"b{i}", "dst": f"b{i + 1}"} for i in range(249)])
+        assert store.query("MATCH (n:Item) RETURN count(n) AS c") == [{"c": 250}]
+        assert store.query("MATCH (:Item)-[e:NEXT]->() RETURN count(e) AS c") == [{"c": 249}]
+        got = store.query("MATCH (n:Item {key: $k}) RETURN n.n AS n, n AS node", {"k": "b42"})
+        assert got == [{"n": 42, "node": {"key": "b42", "n": 42}}]
+        ensure_indexes(store)
+        ensure_indexes(store)
+    finally:
+        store.close()
