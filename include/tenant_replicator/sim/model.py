@@ -1,0 +1,247 @@
+"""The simulator's data model: pure functions over the state dict (no locking, no I/O).
+
+State layout (also the JSON state file):
+    {"schema": 1, "sequence": int,
+     "subscriptions": {sub_lower: {subscriptionId, displayName, tenantId, state, ...}},
+     "resourceGroups": {rg_key: record}, "resources": {resource_key: record},
+     "counters": {"reads": {sub: n}, "writes": {sub: n}}}
+    record = {"body": <ARM GET body>, "seq": int, "createdTime": iso, "changedTime": iso}
+
+Child collections that ARM also shows inline (VNet subnets, NSG rules, routes) are stored once,
+as their own records; the parent's body is rendered with them on the way out, so the inline view
+and the child GET can never disagree.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import uuid
+from typing import Any
+
+from tenant_replicator.sim import registry
+from tenant_replicator.sim.paths import rg_key
+
+SCHEMA = 1
+_UUID_NS = uuid.UUID("6f1d3c0a-2b7e-4c55-9a1e-5d0c7b3e9f21")
+
+
+def new_state() -> dict:
+    return {
+        "schema": SCHEMA,
+        "sequence": 0,
+        "subscriptions": {},
+        "resourceGroups": {},
+        "resources": {},
+        "counters": {"reads": {}, "writes": {}},
+    }
+
+
+def stable_uuid(*parts: str) -> str:
+    """Deterministic GUIDs for server-generated fields, so seeds and re-creations are reproducible."""
+    return str(uuid.uuid5(_UUID_NS, "|".join(p.lower() for p in parts)))
+
+
+def etag_for(key: str, seq: int) -> str:
+    return f'W/"{stable_uuid(key, str(seq))}"'
+
+
+def next_seq(state: dict) -> int:
+    state["sequence"] = int(state.get("sequence", 0)) + 1
+    return state["sequence"]
+
+
+# --- subscriptions -------------------------------------------------------------------------------
+
+
+def add_subscription(state: dict, subscription_id: str, display_name: str, tenant_id: str) -> dict:
+    doc = {
+        "id": f"/subscriptions/{subscription_id}",
+        "authorizationSource": "RoleBased",
+        "managedByTenants": [],
+        "subscriptionId": subscription_id,
+        "tenantId": tenant_id,
+        "displayName": display_name,
+        "state": "Enabled",
+        "subscriptionPolicies": {
+            "locationPlacementId": "Public_2014-09-01",
+            "quotaId": "EnterpriseAgreement_2014-09-01",
+            "spendingLimit": "Off",
+        },
+    }
+    state["subscriptions"][subscription_id.lower()] = doc
+    return doc
+
+
+def get_subscription(state: dict, subscription_id: str) -> dict | None:
+    return state["subscriptions"].get(subscription_id.lower())
+
+
+# --- resource groups -----------------------------------------------------------------------------
+
+
+def get_resource_group(state: dict, subscription_id: str, name: str) -> dict | None:
+    return state["resourceGroups"].get(rg_key(subscription_id, name))
+
+
+def put_resource_group(
+    state: dict, subscription_id: str, name: str, body: dict, now: str
+) -> tuple[dict, bool]:
+    """Create or update; the stored casing of name and subscription is the first PUT's."""
+    key = rg_key(subscription_id, name)
+    existing = state["resourceGroups"].get(key)
+    sub_doc = get_subscription(state, subscription_id)
+    sub_id = sub_doc["subscriptionId"] if sub_doc else subscription_id
+    stored_name = existing["body"]["name"] if existing else name
+    doc: dict[str, Any] = {
+        "id": f"/subscriptions/{sub_id}/resourceGroups/{stored_name}",
+        "name": stored_name,
+        "type": "Microsoft.Resources/resourceGroups",
+        "location": registry.normalize_location(body["location"]),
+    }
+    if body.get("managedBy"):
+        doc["managedBy"] = body["managedBy"]
+    if body.get("tags"):
+        doc["tags"] = dict(body["tags"])
+    doc["properties"] = {"provisioningState": "Succeeded"}
+    seq = next_seq(state)
+    created = existing is None
+    state["resourceGroups"][key] = {
+        "body": doc,
+        "seq": existing["seq"] if existing else seq,
+        "createdTime": existing["createdTime"] if existing else now,
+        "changedTime": now,
+    }
+    return doc, created
+
+
+def delete_resource_group(state: dict, subscription_id: str, name: str) -> bool:
+    key = rg_key(subscription_id, name)
+    if state["resourceGroups"].pop(key, None) is None:
+        return False
+    delete_tree(state, key)
+    return True
+
+
+def list_resource_groups(state: dict, subscription_id: str) -> list[tuple[str, dict]]:
+    prefix = f"/subscriptions/{subscription_id.lower()}/resourcegroups/"
+    return sorted((k, r) for k, r in state["resourceGroups"].items() if k.startswith(prefix))
+
+
+# --- resources -----------------------------------------------------------------------------------
+
+
+def is_top_level(key: str) -> bool:
+    """`.../providers/{ns}/{type}/{name}` with exactly one type/name pair."""
+    _, _, tail = key.rpartition("/providers/")
+    return tail.count("/") == 2
+
+
+def list_resources(state: dict, prefix: str, top_level_only: bool = True) -> list[tuple[str, dict]]:
+    items = [
+        (k, r)
+        for k, r in state["resources"].items()
+        if k.startswith(prefix) and (not top_level_only or is_top_level(k))
+    ]
+    return sorted(items)
+
+
+def direct_children(state: dict, parent_key: str, child_type: str) -> list[tuple[str, dict]]:
+    prefix = f"{parent_key}/{child_type.lower()}/"
+    items = [
+        (k, r) for k, r in state["resources"].items() if k.startswith(prefix) and "/" not in k[len(prefix) :]
+    ]
+    return sorted(items, key=lambda kv: kv[1]["seq"])
+
+
+def delete_tree(state: dict, key: str) -> int:
+    """Remove a resource (or everything under a resource group) and all its children."""
+    doomed = [k for k in state["resources"] if k == key or k.startswith(key + "/")]
+    for k in doomed:
+        del state["resources"][k]
+    return len(doomed)
+
+
+def render(state: dict, key: str) -> dict:
+    """The GET body of a stored resource, inline children included."""
+    record = state["resources"][key]
+    body = copy.deepcopy(record["body"])
+    found = registry.find_type(_type_path_of(body))
+    if found:
+        for child_type in found[1].inline_children:
+            children = direct_children(state, key, child_type)
+            body.setdefault("properties", {})[child_type] = [copy.deepcopy(r["body"]) for _, r in children]
+    return body
+
+
+def _type_path_of(body: dict) -> str:
+    return str(body.get("type", ""))
+
+
+def store_resource(state: dict, key: str, body: dict, now: str) -> bool:
+    """Store one resource body (already server-shaped); split out inline children. True if created."""
+    existing = state["resources"].get(key)
+    seq = next_seq(state)
+    body = copy.deepcopy(body)
+    found = registry.find_type(_type_path_of(body))
+    inline: dict[str, list[dict]] = {}
+    if found:
+        props = body.get("properties") or {}
+        for child_type in found[1].inline_children:
+            if isinstance(props.get(child_type), list):
+                inline[child_type] = props.pop(child_type)
+    if found and found[0].namespace == "Microsoft.Network":
+        body["etag"] = etag_for(key, seq)
+    state["resources"][key] = {
+        "body": body,
+        "seq": existing["seq"] if existing else seq,
+        "createdTime": existing["createdTime"] if existing else now,
+        "changedTime": now,
+    }
+    for child_type, items in inline.items():
+        _replace_inline_children(state, key, body, child_type, items, now)
+    return existing is None
+
+
+def _replace_inline_children(
+    state: dict, parent_key: str, parent: dict, child_type: str, items: list[dict], now: str
+) -> None:
+    """An inline list in a parent PUT is the whole truth about that child collection."""
+    wanted: dict[str, dict] = {}
+    for item in items:
+        if isinstance(item, dict) and item.get("name"):
+            wanted[f"{parent_key}/{child_type.lower()}/{str(item['name']).lower()}"] = item
+    for old_key, _ in direct_children(state, parent_key, child_type):
+        if old_key not in wanted:
+            delete_tree(state, old_key)
+    found = registry.find_type(f"{parent['type']}/{child_type}")
+    child_type_name = registry.returned_type(*found) if found else f"{parent['type']}/{child_type}"
+    for child_key, item in wanted.items():
+        previous = state["resources"].get(child_key)
+        name = previous["body"]["name"] if previous else str(item["name"])
+        child = {
+            "name": name,
+            "id": f"{parent['id']}/{child_type}/{name}",
+            "type": child_type_name,
+            "properties": dict(item.get("properties") or {}),
+        }
+        child["properties"]["provisioningState"] = "Succeeded"
+        store_resource(state, child_key, child, now)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch (what ARM PATCH means for tags, sku and properties)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            result.pop(k, None)
+        else:
+            result[k] = merge_patch(result.get(k), v)
+    return result
+
+
+def fake_ip(key: str) -> str:
+    digest = hashlib.sha256(key.encode()).digest()
+    return f"20.{digest[0] % 250 + 1}.{digest[1]}.{digest[2] % 250 + 2}"

@@ -1,0 +1,295 @@
+"""The ARM simulator's HTTPS server: plumbing only (TLS, threads, auth, counters, persistence).
+
+ARM semantics live in `arm.py`, state in `store.py`/`model.py`, certificates in `tls.py`.
+Run it with `python -m tenant_replicator.sim.server --port 0 --ready-file ready.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import ssl
+import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from tenant_replicator.sim import arm
+from tenant_replicator.sim.paths import Route, parse_route
+from tenant_replicator.sim.seed import seed_state
+from tenant_replicator.sim.store import Store
+from tenant_replicator.sim.tls import ensure_tls, server_context
+
+log = logging.getLogger("tenant_replicator.sim")
+
+MAX_BODY = 32 * 1024 * 1024
+WRITE_METHODS = frozenset({"PUT", "PATCH", "DELETE", "POST"})
+
+
+# --- request processing (no sockets: testable in-process) ---------------------------------------
+
+
+def process(store: Store, req: arm.Request, authorization: str | None) -> arm.Response:
+    """Auth -> api-version -> injected faults -> counters -> ARM handler -> persist."""
+    route = parse_route(req.path)
+    if route.kind == "sim":
+        return _sim_hook(store, route, req)
+    try:
+        _authenticate(authorization)
+        arm.require_api_version(req)
+        if route.subscription:
+            store.count("writes" if req.method in WRITE_METHODS else "reads", route.subscription)
+        fault = store.take_fault(req.method, req.path)
+        if fault:
+            return _fault_response(fault)
+        with store.lock:
+            response = arm.handle(store.state, route, req)
+            if req.method in WRITE_METHODS and response.status < 300:
+                store.save()
+        return response
+    except arm.ArmError as err:
+        return err.response()
+
+
+def _authenticate(authorization: str | None) -> None:
+    if not authorization:
+        raise arm.ArmError(
+            401,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+            {
+                "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/", '
+                'error="invalid_token", error_description="The authentication '
+                "failed because of missing 'Authorization' header.\""
+            },
+        )
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise arm.ArmError(
+            401,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+        )
+
+
+def _fault_response(fault: dict) -> arm.Response:
+    status = int(fault.get("status", 429))
+    code = str(fault.get("code") or ("TooManyRequests" if status == 429 else "InternalServerError"))
+    message = str(fault.get("message") or f"Injected fault {status} {code}.")
+    headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else {}
+    return arm.ArmError(status, code, message, headers).response()
+
+
+def _sim_hook(store: Store, route: Route, req: arm.Request) -> arm.Response:
+    """Test hooks, no auth: stats, reset, fault injection."""
+    what = "/".join(route.rest).lower()
+    if what == "stats" and req.method == "GET":
+        return arm.Response(200, store.stats())
+    if what == "health" and req.method == "GET":
+        return arm.Response(200, {"ok": True, "pid": os.getpid()})
+    if what == "reset" and req.method == "POST":
+        store.reset()
+        return arm.Response(200, {"reset": True, **store.stats()})
+    if what == "stats/reset" and req.method == "POST":
+        store.reset_counters()
+        return arm.Response(200, store.stats())
+    if what == "faults":
+        return _faults_hook(store, req)
+    return arm.ArmError(404, "NotFound", f"No simulator hook '{req.method} {req.path}'.").response()
+
+
+def _faults_hook(store: Store, req: arm.Request) -> arm.Response:
+    """`POST /_sim/faults` with `{"faults": [{"method", "path_contains", "status", "code", "retry_after",
+    "times"}]}` arms faults (each consumed after `times` matches); `DELETE` clears them."""
+    with store.lock:
+        if req.method == "POST":
+            try:
+                rules = json.loads(req.body or b"{}").get("faults", [])
+                assert isinstance(rules, list) and all(isinstance(r, dict) for r in rules)
+            except (ValueError, AssertionError, AttributeError):
+                return arm.ArmError(400, "InvalidRequestContent", 'Expected {"faults": [{...}]}.').response()
+            store.faults.extend(rules)
+        elif req.method == "DELETE":
+            store.faults.clear()
+        return arm.Response(200, {"faults": list(store.faults)})
+
+
+# --- HTTP plumbing -------------------------------------------------------------------------------
+
+
+class SimHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], store: Store, context: ssl.SSLContext):
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, SimHandler)
+        self.store = store
+        # Handshakes happen in the handler threads, so one slow client cannot stall accept().
+        self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self.server_address[:2]
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.debug("connection from %s failed", client_address, exc_info=True)
+
+
+class SimHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "tenant-replicator-sim/1"
+    timeout = 120
+    server: SimHTTPServer
+
+    def setup(self) -> None:
+        # Headers and body leave in separate writes: without NODELAY, Nagle + delayed ACK adds ~40 ms.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().setup()
+        self.request.do_handshake()
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        self._dispatch()
+
+    do_PUT = do_PATCH = do_DELETE = do_POST = do_HEAD = do_GET  # noqa: N815
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._send(
+                arm.ArmError(413, "RequestEntityTooLarge", "The request body is too large.").response()
+            )
+            return
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        query = {k.lower(): v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        req = arm.Request(self.command, parts.path, query, body, self.server.endpoint)
+        try:
+            response = process(self.server.store, req, self.headers.get("Authorization"))
+        except Exception:  # a simulator bug must still answer like ARM, not drop the connection
+            log.exception("unhandled error for %s %s", self.command, parts.path)
+            response = arm.ArmError(
+                500, "InternalServerError", "The simulator failed; see its log."
+            ).response()
+        self._send(response)
+
+    def _send(self, response: arm.Response) -> None:
+        payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
+        self.send_response(response.status)
+        request_id = self.headers.get("x-ms-client-request-id") or str(uuid.uuid4())
+        self.send_header("x-ms-request-id", str(uuid.uuid4()))
+        self.send_header("x-ms-correlation-request-id", request_id)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload and self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        # Request line and status only: headers (and so bearer tokens) are never logged.
+        log.debug("%s " + format, self.address_string(), *args)
+
+
+# --- lifecycle -----------------------------------------------------------------------------------
+
+
+def _write_ready(ready_file: Path, payload: dict) -> None:
+    ready_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = ready_file.with_name(f".{ready_file.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload), encoding="utf-8")
+    os.replace(tmp, ready_file)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    state_file: Path = Path("sim-state.json"),
+    tls_dir: Path = Path("sim-tls"),
+    ready_file: Path | None = None,
+    *,
+    reset: bool = False,
+    stop_event: threading.Event | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT (or `stop_event`), then flush the state and remove `ready_file`."""
+    files = ensure_tls(Path(tls_dir))
+    store = Store(Path(state_file), seed_state, reset=reset)
+    httpd = SimHTTPServer((host, port), store, server_context(files))
+    stopper = (
+        threading.Thread(target=_stop_when, args=(httpd, stop_event), daemon=True) if stop_event else None
+    )
+    _install_signal_handlers(httpd)
+    ready = {"endpoint": httpd.endpoint, "ca_file": str(files.ca_file), "pid": os.getpid()}
+    if ready_file is not None:
+        _write_ready(Path(ready_file), ready)
+    log.info(
+        "ARM simulator listening on %s (CA %s, state %s)", httpd.endpoint, files.ca_file, store.state_file
+    )
+    if stopper:
+        stopper.start()
+    try:
+        httpd.serve_forever(poll_interval=0.2)
+    finally:
+        httpd.server_close()
+        store.save()
+        if ready_file is not None:
+            Path(ready_file).unlink(missing_ok=True)
+        log.info("ARM simulator stopped; state saved to %s", store.state_file)
+
+
+def _stop_when(httpd: SimHTTPServer, event: threading.Event) -> None:
+    event.wait()
+    httpd.shutdown()
+
+
+def _install_signal_handlers(httpd: SimHTTPServer) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        # shutdown() waits for serve_forever to return: call it off the main thread.
+        threading.Thread(target=httpd.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("TENANT_REPLICATOR_HOME", Path.home() / ".tenant-replicator")) / "sim"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="tenant-replicator sim", description="Serve the ARM simulator (HTTPS)."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (see --ready-file)")
+    parser.add_argument("--state-file", type=Path, default=_default_home() / "state.json")
+    parser.add_argument("--tls-dir", type=Path, default=_default_home() / "tls")
+    parser.add_argument(
+        "--ready-file", type=Path, default=None, help='written once listening: {"endpoint", "ca_file", "pid"}'
+    )
+    parser.add_argument("--reset", action="store_true", help="discard the state file and reseed")
+    parser.add_argument("--log-level", default=os.environ.get("TENANT_REPLICATOR_SIM_LOG_LEVEL", "INFO"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    serve(args.host, args.port, args.state_file, args.tls_dir, args.ready_file, reset=args.reset)
+
+
+if __name__ == "__main__":
+    main()
