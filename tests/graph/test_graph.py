@@ -66,7 +66,7 @@ def test_write_and_query_round_trip_in_small_batches(falkordb: EmbeddedFalkorDB)
 
 
 def test_awkward_strings_survive_the_redis_protocol(falkordb: EmbeddedFalkorDB) -> None:
-    tricky = 'quote " apostrophe \' backslash \\ newline \n unicode é 中 {`brace`} $dollar'
+    tricky = "quote \" apostrophe ' backslash \\ newline \n unicode é 中 {`brace`} $dollar"
     store = open_graph(falkordb.uri, _graph_name())
     try:
         store.write(UPSERT, [{"key": "x", "value": tricky, "tags": [tricky], "n": 1}])

@@ -1,0 +1,457 @@
+"""Scanner: pure ID/transform helpers on hand-written ARM payloads, then get -> transform -> load
+against the real ARM simulator (HTTPS subprocess) and a real embedded FalkorDB."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tenant_replicator.arm import ids
+from tenant_replicator.arm.client import SimulatorCredential, resource_client
+from tenant_replicator.graph import open_graph
+from tenant_replicator.graph.embedded import EmbeddedFalkorDB
+from tenant_replicator.graph.falkor import FalkorGraphStore
+from tenant_replicator.scan import (
+    ApiVersions,
+    error_text,
+    latest_scan,
+    load,
+    newest_api_version,
+    read_resource_groups,
+    read_resources,
+    references,
+    resolve_edges,
+    resource_row,
+    scan_subscription,
+    transform,
+)
+from tenant_replicator.settings import load_settings
+
+SUB = "3f2b8c1e-5d4a-4e7b-9c21-6a8f0d2e4b17"  # the simulator's seeded source
+TARGET = "c7e91a04-2b6f-4d38-a5e2-91f4b7c0d863"
+OTHER = "11111111-2222-3333-4444-555555555555"
+RG = f"/subscriptions/{SUB}/resourceGroups/rg-net"
+VNET = f"{RG}/providers/Microsoft.Network/virtualNetworks/vnet-1"
+SUBNET = f"{VNET}/subnets/snet-app"
+NSG = f"{RG}/providers/Microsoft.Network/networkSecurityGroups/nsg-1"
+NIC = f"{RG}/providers/Microsoft.Network/networkInterfaces/nic-1"
+
+
+# ---------------------------------------------------------------- ids (pure)
+
+
+def test_parse_resource_id_top_level_child_and_extension() -> None:
+    parsed = ids.parse_resource_id(SUBNET)
+    assert parsed["subscription"] == SUB and parsed["resource_group"] == "rg-net"
+    assert parsed["namespace"] == "Microsoft.Network"
+    assert parsed["types"] == ["virtualNetworks", "subnets"] and parsed["names"] == ["vnet-1", "snet-app"]
+    assert parsed["type"] == "Microsoft.Network/virtualNetworks/subnets" and parsed["scope"] is None
+    role = f"{VNET}/providers/Microsoft.Authorization/roleAssignments/ra-1"
+    ext = ids.parse_resource_id(role)
+    assert ext["type"] == "Microsoft.Authorization/roleAssignments" and ext["scope"] == VNET
+    assert ids.parse_resource_id(RG)["type"] is None
+    with pytest.raises(ValueError):
+        ids.parse_resource_id("/subscriptions/not-a-guid/resourceGroups/x")
+
+
+def test_parent_id_walks_up_to_the_subscription() -> None:
+    assert ids.parent_id(SUBNET) == VNET
+    assert ids.parent_id(VNET) == RG
+    assert ids.parent_id(RG) == f"/subscriptions/{SUB}"
+    assert ids.parent_id(f"/subscriptions/{SUB}") is None
+    assert ids.parent_id(f"{VNET}/providers/Microsoft.Authorization/roleAssignments/ra") == VNET
+    assert list(ids.ancestors(SUBNET)) == [SUBNET, VNET]
+
+
+def test_is_arm_id_and_find_arm_ids_in_any_json() -> None:
+    assert ids.is_arm_id(VNET.upper()) and ids.is_arm_id(RG + "/")
+    assert not ids.is_arm_id("vnet-1") and not ids.is_arm_id(None)
+    payload = {
+        "properties": {
+            "ipConfigurations": [{"properties": {"subnet": {"id": SUBNET.lower()}}}],
+            "link": f"https://portal.azure.com/#resource{NSG}/overview",
+            "note": "no id here /subscriptions/xyz/resourceGroups/a",
+            "nested": [[{"x": f"{VNET}/"}]],
+        },
+        f"{OTHER}": "keys are not references",
+    }
+    found = ids.find_arm_ids(payload)
+    assert found == {SUBNET.lower(), NSG + "/overview", VNET}
+    assert ids.same_id(SUBNET.lower(), SUBNET + "/")
+
+
+# ---------------------------------------------------------------- transform (pure)
+
+
+def _nic_payload() -> dict[str, Any]:
+    return {
+        "id": NIC,
+        "name": "nic-1",
+        "type": "Microsoft.Network/networkInterfaces",
+        "location": "westeurope",
+        "tags": {"env": "prod"},
+        "etag": 'W/"abc"',
+        "kind": "Regular",
+        "properties": {
+            "ipConfigurations": [
+                {"id": f"{NIC}/ipConfigurations/ipconfig1", "properties": {"subnet": {"id": SUBNET}}}
+            ],
+            "networkSecurityGroup": {"id": NSG.upper()},
+        },
+    }
+
+
+def test_newest_api_version_prefers_stable() -> None:
+    assert newest_api_version(["2023-01-01", "2024-05-01", "2024-07-01-preview"]) == "2024-05-01"
+    assert newest_api_version(["2023-01-01-preview", "2024-02-01-preview"]) == "2024-02-01-preview"
+    assert newest_api_version([]) is None
+
+
+def test_references_skip_self_and_own_children() -> None:
+    refs = references(_nic_payload())
+    assert refs == sorted([SUBNET.lower(), NSG.lower()])
+
+
+def test_resource_row_keeps_the_whole_body() -> None:
+    payload = _nic_payload()
+    row = resource_row(payload, "2024-05-01", SUB.upper(), "scan-x", "2026-01-01T00:00:00+00:00")
+    assert json.loads(row["properties"]) == payload  # sku/kind/tags/etag kept, nothing dropped
+    assert json.loads(row["tags"]) == {"env": "prod"}
+    assert row["id_lower"] == NIC.lower() and row["type_lower"] == "microsoft.network/networkinterfaces"
+    assert row["subscription_id"] == SUB and row["resource_group"] == "rg-net"
+    assert row["rg_id_lower"] == RG.lower() and row["api_version"] == "2024-05-01"
+    assert row["scan_id"] == "scan-x"
+
+
+def test_resolve_edges_uses_the_longest_existing_prefix() -> None:
+    row = resource_row(_nic_payload(), "v", SUB, "s", "t")
+    existing = {VNET.lower(), NSG.lower(), NIC.lower()}
+    edges = resolve_edges([row], existing.__contains__)
+    assert edges == [{"src": NIC.lower(), "dst": NSG.lower()}, {"src": NIC.lower(), "dst": VNET.lower()}]
+    assert resolve_edges([row], {NIC.lower()}.__contains__) == []  # unknown targets are not invented
+
+
+def test_api_versions_cached_per_namespace_and_case_insensitive() -> None:
+    class FakeProviders:
+        calls = 0
+
+        def get(self, namespace: str) -> Any:
+            FakeProviders.calls += 1
+            rt = type(
+                "RT", (), {"resource_type": "virtualNetworks", "api_versions": ["2024-05-01", "2023-09-01"]}
+            )
+            return type("P", (), {"resource_types": [rt]})
+
+    client = type("C", (), {"providers": FakeProviders()})()
+    versions = ApiVersions(client)
+    assert versions.for_type("microsoft.network/VIRTUALNETWORKS") == "2024-05-01"
+    assert versions.for_type("Microsoft.Network/virtualNetworks") == "2024-05-01"
+    assert FakeProviders.calls == 1
+    with pytest.raises(LookupError):
+        versions.for_type("Microsoft.Network/unknownThings")
+
+
+def test_error_text_is_short() -> None:
+    assert error_text(ValueError("boom\nsecond line")) == "ValueError: boom"
+
+
+def test_simulator_credential_token() -> None:
+    cred = SimulatorCredential()
+    assert cred.get_token("https://management.azure.com/.default").expires_on > time.time() + 3600
+    assert cred.get_token_info("scope").token == "simulator"
+
+
+# ---------------------------------------------------------------- real simulator + FalkorDB
+
+
+def _start_simulator(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    ready = workdir / "ready.json"
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        [
+            sys.executable, "-m", "tenant_replicator.sim.server", "--port", "0",
+            "--state-file", str(workdir / "state.json"), "--tls-dir", str(workdir / "tls"),
+            "--ready-file", str(ready), "--log-level", "WARNING",
+        ],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / "sim.log", "ab"),  # noqa: SIM115 - closed with the process
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if ready.exists():
+            try:
+                return proc, json.loads(ready.read_text())
+            except ValueError:
+                pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"simulator exited: {(workdir / 'sim.log').read_text()[-2000:]}")
+        time.sleep(0.05)
+    _stop(proc)
+    raise RuntimeError("simulator did not become ready")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    proc, info = _start_simulator(Path(tmp_path_factory.mktemp("sim")))
+    try:
+        yield info
+    finally:
+        _stop(proc)
+
+
+def _sim_call(info: dict[str, Any], method: str, path: str, body: dict | None = None) -> Any:
+    ctx = ssl.create_default_context(cafile=info["ca_file"])
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(info["endpoint"] + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:  # noqa: S310 - loopback https
+        return json.loads(resp.read() or b"null")
+
+
+@pytest.fixture
+def sim(simulator: dict[str, Any]) -> dict[str, Any]:
+    """The module's simulator, reseeded and without armed faults for each test."""
+    _sim_call(simulator, "POST", "/_sim/reset")
+    return simulator
+
+
+@pytest.fixture(scope="module")
+def falkordb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedFalkorDB]:
+    with EmbeddedFalkorDB(Path(tmp_path_factory.mktemp("falkordb"))) as server:
+        yield server
+
+
+@pytest.fixture
+def store(falkordb: EmbeddedFalkorDB) -> Iterator[FalkorGraphStore]:
+    graph = open_graph(falkordb.uri, f"scan_{uuid.uuid4().hex[:8]}")
+    assert isinstance(graph, FalkorGraphStore)
+    try:
+        yield graph
+    finally:
+        graph.delete_graph()
+        graph.close()
+
+
+def _settings(info: dict[str, Any]) -> Any:
+    return load_settings(
+        {"TENANT_REPLICATOR_ARM_ENDPOINT": info["endpoint"], "TENANT_REPLICATOR_ARM_CA_FILE": info["ca_file"]}
+    )
+
+
+def _listed(info: dict[str, Any], sub: str) -> dict[str, str]:
+    """id_lower -> type of what the simulator lists, read independently of the scanner."""
+    client = resource_client(_settings(info), sub)
+    try:
+        return {r.id.lower(): r.type for r in client.resources.list()}
+    finally:
+        client.close()
+
+
+def test_scan_source_loads_every_listed_resource_with_full_bodies(sim: dict, store: FalkorGraphStore) -> None:
+    settings = _settings(sim)
+    assert settings.simulator_mode
+    report = scan_subscription(settings, store, SUB, "scan-1")
+    listed = _listed(sim, SUB)
+    assert len(listed) >= 30
+    assert report["complete"] is True and report["errors"] == []
+    assert report["resources"] == len(listed) and report["resource_groups"] >= 1
+
+    resources = read_resources(store, SUB)
+    assert {r["id"].lower() for r in resources} == set(listed)
+    client = resource_client(settings, SUB)
+    try:
+        for body in resources[:10]:  # the stored JSON is the full GET body at the recorded api-version
+            direct = client.resources.get_by_id(body["id"], api_version=body["apiVersion"]).as_dict()
+            stored = {k: v for k, v in body.items() if k not in {"apiVersion", "resourceGroup"}}
+            assert stored == direct
+            assert (
+                body["resourceGroup"].lower() == ids.parse_resource_id(body["id"])["resource_group"].lower()
+            )
+    finally:
+        client.close()
+
+    groups = read_resource_groups(store, SUB)
+    assert {g["name"].lower() for g in groups} == {r["resourceGroup"].lower() for r in resources}
+    assert all(isinstance(g["tags"], dict) for g in groups)
+    scan = latest_scan(store, SUB)
+    assert scan is not None and scan["scan_id"] == "scan-1" and scan["complete"] is True
+    assert scan["resource_count"] == len(listed) and scan["errors"] == 0 and scan["at"]
+    rows = store.query(
+        "MATCH (r:Resource)-[:IN]->(g:ResourceGroup)-[:IN]->(s:Subscription) RETURN count(r) AS n"
+    )
+    assert rows == [{"n": len(listed)}]
+
+
+def test_depends_on_edges_follow_references(sim: dict, store: FalkorGraphStore) -> None:
+    scan_subscription(_settings(sim), store, SUB, "scan-1")
+    nics = [
+        r for r in read_resources(store, SUB) if r["type"].lower() == "microsoft.network/networkinterfaces"
+    ]
+    assert nics
+    for nic in nics:
+        # every subnet reference becomes an edge to the VNet that holds the subnet
+        subnets = {
+            ids.parent_id(i).lower()
+            for i in ids.find_arm_ids(nic)
+            if (ids.resource_type_of(i) or "").lower() == "microsoft.network/virtualnetworks/subnets"
+        }
+        assert subnets
+        linked = store.query(
+            "MATCH (n:Resource {id_lower: $id})-[:DEPENDS_ON]->(d:Resource) RETURN d.id_lower AS id",
+            {"id": nic["id"].lower()},
+        )
+        assert subnets <= {row["id"] for row in linked}
+    # no edge points at a node the references do not justify
+    for edge in store.query(
+        "MATCH (a:Resource)-[:DEPENDS_ON]->(b:Resource) RETURN a.properties AS p, b.id_lower AS b"
+    ):
+        refs = {c.lower() for i in ids.find_arm_ids(json.loads(edge["p"])) for c in ids.ancestors(i)}
+        assert edge["b"] in refs
+
+
+def test_rescan_after_delete_removes_the_node(sim: dict, store: FalkorGraphStore) -> None:
+    settings = _settings(sim)
+    scan_subscription(settings, store, SUB, "scan-1")
+    victim = next(
+        r for r in read_resources(store, SUB) if r["type"].lower() == "microsoft.network/publicipaddresses"
+    )
+    client = resource_client(settings, SUB)
+    try:
+        client.resources.begin_delete_by_id(victim["id"], api_version=victim["apiVersion"]).result()
+    finally:
+        client.close()
+    assert victim["id"].lower() not in _listed(sim, SUB)
+
+    report = scan_subscription(settings, store, SUB, "scan-2")
+    assert report["complete"] is True and report["removed"]["Resource"] == 1
+    remaining = {r["id"].lower() for r in read_resources(store, SUB)}
+    assert victim["id"].lower() not in remaining and remaining == set(_listed(sim, SUB))
+    assert store.query("MATCH (r:Resource) WHERE r.scan_id <> 'scan-2' RETURN count(r) AS n") == [{"n": 0}]
+
+
+def test_failing_get_makes_the_scan_incomplete_and_skips_cleanup(sim: dict, store: FalkorGraphStore) -> None:
+    settings = _settings(sim)
+    scan_subscription(settings, store, SUB, "scan-1")
+    before = {r["id"].lower(): r for r in read_resources(store, SUB)}
+    deleted, failing = [
+        r for r in before.values() if r["type"].lower() == "microsoft.storage/storageaccounts"
+    ][:2]
+    client = resource_client(settings, SUB)
+    try:
+        client.resources.begin_delete_by_id(deleted["id"], api_version=deleted["apiVersion"]).result()
+    finally:
+        client.close()
+    path = "/" + "/".join(failing["id"].split("/")[-2:])  # ".../storageAccounts/<name>"
+    fault = {"method": "GET", "path_contains": path, "status": 500, "times": 100}
+    _sim_call(sim, "POST", "/_sim/faults", {"faults": [fault]})
+
+    quick = resource_client(settings, SUB, retry_total=2, retry_backoff_factor=0.01)
+    try:
+        report = scan_subscription(settings, store, SUB, "scan-2", client=quick)
+    finally:
+        quick.close()
+    assert report["complete"] is False
+    assert [e["id"].lower() for e in report["errors"]] == [failing["id"].lower()]
+    assert "500" in report["errors"][0]["error"]
+    after = {r["id"].lower() for r in read_resources(store, SUB)}
+    assert deleted["id"].lower() in after  # stale cleanup did not run on an incomplete scan
+    assert failing["id"].lower() in after  # the failed resource keeps its previous body
+    assert latest_scan(store, SUB)["complete"] is False
+
+
+def test_throttling_is_retried_after_retry_after(sim: dict, store: FalkorGraphStore) -> None:
+    fault = {
+        "method": "GET",
+        "path_contains": "/providers/Microsoft.",
+        "status": 429,
+        "retry_after": 1,
+        "times": 2,
+    }
+    _sim_call(sim, "POST", "/_sim/faults", {"faults": [fault]})
+    started = time.monotonic()
+    report = scan_subscription(_settings(sim), store, SUB, "scan-1")
+    assert report["complete"] is True and report["errors"] == []
+    assert time.monotonic() - started >= 1.0  # waited as told, did not hammer
+    assert report["resources"] == len(_listed(sim, SUB))
+
+
+def test_simulator_dying_mid_scan(tmp_path: Path, store: FalkorGraphStore) -> None:
+    proc, info = _start_simulator(tmp_path)
+    try:
+        settings = _settings(info)
+        first = scan_subscription(settings, store, SUB, "scan-1")
+        assert first["complete"]
+
+        def kill_after_listing(request: Any) -> None:
+            url = request.http_request.url
+            if "/resources?" not in url and "/resourcegroups?" not in url.lower():
+                _stop(proc)  # the server dies once listing is over: every GET now fails
+
+        client = resource_client(
+            settings, SUB, retry_total=1, retry_backoff_factor=0.01, raw_request_hook=kill_after_listing
+        )
+        try:
+            report = scan_subscription(settings, store, SUB, "scan-2", client=client)
+        finally:
+            client.close()
+    finally:
+        _stop(proc)
+    assert report["complete"] is False and report["listed"] == first["resources"]
+    assert len(report["errors"]) == first["resources"]
+    assert len(read_resources(store, SUB)) == first["resources"]  # nothing deleted
+    assert latest_scan(store, SUB)["scan_id"] == "scan-2" and not latest_scan(store, SUB)["complete"]
+
+
+def test_unreachable_arm_records_a_listing_error(tmp_path: Path, store: FalkorGraphStore) -> None:
+    proc, info = _start_simulator(tmp_path)
+    _stop(proc)
+    settings = _settings(info)
+    client = resource_client(settings, TARGET, retry_total=0)
+    try:
+        report = scan_subscription(settings, store, TARGET, "scan-x", client=client)
+    finally:
+        client.close()
+    assert report["complete"] is False and report["resources"] == 0
+    assert report["errors"][0]["error"].startswith("list:")
+    assert latest_scan(store, TARGET)["complete"] is False
+
+
+def test_load_is_idempotent_and_links_across_scans(store: FalkorGraphStore) -> None:
+    """Two subscriptions: a reference into another subscription links once that one is in the graph."""
+    other_vnet = (
+        f"/subscriptions/{OTHER}/resourceGroups/rg-hub/providers/Microsoft.Network/virtualNetworks/hub"
+    )
+    nic = _nic_payload()
+    nic["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"] = f"{other_vnet}/subnets/a"
+    hub = {"id": other_vnet, "name": "hub", "type": "Microsoft.Network/virtualNetworks", "location": "x"}
+    groups, rows = transform([{"name": "rg-hub"}], [(hub, "2024-05-01")], OTHER, "s0", "t")
+    load(store, OTHER, groups, rows)
+    groups, rows = transform([{"name": "rg-net"}], [(nic, "2024-05-01")], SUB, "s1", "t")
+    first = load(store, SUB, groups, rows)
+    second = load(store, SUB, groups, rows)
+    assert first == second == {"resource_groups": 1, "resources": 1, "depends_on": 1}
+    got = store.query("MATCH (a:Resource)-[e:DEPENDS_ON]->(b:Resource) RETURN a.name AS a, b.name AS b")
+    assert got == [{"a": "nic-1", "b": "hub"}]
+    assert store.query("MATCH (n) RETURN count(n) AS n") == [{"n": 6}]  # 2 subs, 2 groups, 2 resources
