@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import msgpack
 import pytest
 import requests
-from tf.types import Unknown
+from tf.types import Map, String, Unknown
 from tf.utils import _msgpack_default, _msgpack_ext_hook
 
 from tenant_replicator.terraform.events import summarise_apply
@@ -30,11 +30,11 @@ from tenant_replicator.tfprovider.dynamic import (
     decode_dynamic,
     encode_dynamic,
     state_json_to_wire,
-    upgrade_json_state,
 )
 from tenant_replicator.tfprovider.ids import InvalidResourceAddress, build_resource_id, id_type, parse_type
 from tenant_replicator.tfprovider.install import write_cli_config
 from tenant_replicator.tfprovider.provider import export_output, project, refreshed_state, request_body
+from tenant_replicator.tfprovider.servicer import upgrade_state
 
 
 class ArmEndpoint(Protocol):
@@ -110,8 +110,9 @@ def test_json_state_form_becomes_the_wire_pair() -> None:
     assert json.loads(wire[0]) == state_form["type"]
     assert wire[1] == {"a": [b'"string"', "x"], "b": None, "c": [1, 2]}
     assert decode_dynamic(_wire_roundtrip(wire)) == {"a": "x", "b": None, "c": [1, 2]}
-    upgraded = upgrade_json_state({"body": state_form, "name": "n", "output": None}, {"body", "output"})
-    assert upgraded["name"] == "n" and upgraded["output"] is None and upgraded["body"] == wire
+    kinds = {"body": Dynamic(), "name": String(), "output": Dynamic(), "tags": Map(String())}
+    upgraded = upgrade_state({"body": state_form, "name": "n", "output": None, "gone": 1}, kinds)
+    assert upgraded == {"body": wire, "name": "n", "output": None, "tags": None}  # schema-shaped
 
 
 @pytest.mark.parametrize(
@@ -520,11 +521,12 @@ def test_failed_apply_reports_arm_error_codes(
     orphan = diags["azapi_resource.orphan"]
     assert orphan["summary"].startswith(f"ARM PUT {missing_rg}/providers/Microsoft.Network/")
     assert "404 ResourceGroupNotFound" in orphan["summary"]
-    assert "ARM PUT" in diags["azapi_resource.badver"]["summary"]
+    # like azapi, the create first checks for an existing resource: ARM rejects that GET already
+    assert "failed: 400 NoRegisteredProviderFound" in diags["azapi_resource.badver"]["summary"]
     summary = summarise_apply(apply.stdout.splitlines())
     codes = {f["address"]: f["arm_code"] for f in summary["failed"]}
     assert codes["azapi_resource.orphan"] == "ResourceGroupNotFound"
-    assert codes["azapi_resource.badver"]  # whatever ARM calls it, the code is extracted
+    assert codes["azapi_resource.badver"] == "NoRegisteredProviderFound"
     assert summary["applied"] == ["azapi_resource.rg"]
     # Nothing half-made lands in state: a re-plan proposes to create the failed ones again.
     plan = ws.run("plan", "-detailed-exitcode", "-input=false", "-json")

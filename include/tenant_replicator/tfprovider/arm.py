@@ -88,9 +88,7 @@ def parse_error(status: int, text: str) -> tuple[str, str]:
     message = str(err.get("message") or "")
     details = err.get("details")
     if isinstance(details, list) and details:
-        inner = "; ".join(
-            f"{d.get('code')}: {d.get('message')}" for d in details if isinstance(d, dict)
-        )
+        inner = "; ".join(f"{d.get('code')}: {d.get('message')}" for d in details if isinstance(d, dict))
         message = f"{message} ({inner})" if inner else message
     return code, message
 
@@ -177,6 +175,32 @@ class ArmClient:
         if resp.status_code not in (200, 202, 204):
             self._raise_for("DELETE", resource_id, resp)
         self._wait(resp, "DELETE", resource_id)
+
+    def latest_api_version(self, resource_id: str, resource_type: str) -> str:
+        """Newest stable api-version ARM lists for a type (azapi falls back to its newest known one)."""
+        segs = [s for s in resource_id.split("/") if s]
+        if len(segs) < 2 or segs[0].lower() != "subscriptions":
+            raise ArmError(
+                "GET",
+                resource_id,
+                400,
+                "ApiVersionRequired",
+                "give the api-version: <id>?api-version=<version>",
+            )
+        namespace, _, type_path = resource_type.partition("/")
+        path = f"/subscriptions/{segs[1]}/providers/{namespace}"
+        resp = self.request("GET", path, api_version="2021-04-01")
+        if resp.status_code != 200:
+            self._raise_for("GET", path, resp)
+        for entry in resp.json().get("resourceTypes", []):
+            if str(entry.get("resourceType", "")).lower() == type_path.lower():
+                versions = sorted(entry.get("apiVersions") or [], reverse=True)
+                stable = [v for v in versions if "preview" not in v.lower()]
+                if stable or versions:
+                    return (stable or versions)[0]
+        raise ArmError(
+            "GET", path, 404, "NoRegisteredProviderFound", f"no api-version listed for {resource_type}"
+        )
 
     def _wait(self, resp: requests.Response, method: str, resource_id: str) -> None:
         """Follow Azure-AsyncOperation (status document) or Location (202 until done) headers."""

@@ -154,11 +154,3 @@ class Dynamic(TfType):
 
     def tf_type(self) -> bytes:
         return b'"dynamic"'
-
-
-def upgrade_json_state(state: dict, dynamic_attributes: set[str]) -> dict:
-    """Turn JSON state (as ``tf`` hands it to ``upgrade``) into what terraform accepts as msgpack.
-
-    Only dynamic attributes differ between the two forms; the rest passes through.
-    """
-    return {k: state_json_to_wire(v) if k in dynamic_attributes else v for k, v in state.items()}

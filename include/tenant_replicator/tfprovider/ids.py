@@ -85,7 +85,7 @@ def build_resource_id(resource_type: str, name: str, parent_id: str) -> str:
         return f"{parent}/resourceGroups/{name}"
     type_parts = resource_type.split("/")
     if rtype.startswith(parent_type + "/") and parent_type not in (SUBSCRIPTIONS, RESOURCE_GROUPS, TENANTS):
-        rest = type_parts[len(parent_type.split("/")):]
+        rest = type_parts[len(parent_type.split("/")) :]
         if len(rest) != 1:
             raise InvalidResourceAddress(
                 f"`parent_id` {parent_id!r} ({id_type(parent_id)}) is not the parent of {resource_type}"
@@ -98,3 +98,19 @@ def build_resource_id(resource_type: str, name: str, parent_id: str) -> str:
         )
     prefix = "" if parent == "/" else parent
     return f"{prefix}/providers/{type_parts[0]}/{type_parts[1]}/{name}"
+
+
+def parent_of(resource_id: str) -> str:
+    """The parent scope azapi would put in ``parent_id`` for an existing resource ID."""
+    segs = _segments(resource_id)
+    if len(segs) < 2:
+        raise InvalidResourceAddress(f"{resource_id!r} is not a resource ID")
+    rest = segs[:-2]
+    if len(rest) >= 2 and rest[-2].lower() == "providers":
+        rest = rest[:-2]  # top-level type: drop "providers/<Namespace>"
+    return "/" + "/".join(rest)
+
+
+def same_resource_type(type_a: str, type_b: str) -> bool:
+    """Whether two ``type@api-version`` strings name the same ARM type (an api-version change is not)."""
+    return type_a.split("@", 1)[0].lower() == type_b.split("@", 1)[0].lower()

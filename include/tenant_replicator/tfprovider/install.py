@@ -7,8 +7,10 @@ With ``dev_overrides`` terraform runs ``terraform-provider-azapi`` from the give
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
+import threading
 from pathlib import Path
 
 PROVIDER_SOURCE = "azure/azapi"
@@ -34,7 +36,7 @@ def cli_config(bin_dir: Path) -> str:
 
 def _write_if_changed(path: Path, text: str, mode: int) -> None:
     if not path.exists() or path.read_text() != text:
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # concurrent tasks
         tmp.write_text(text)
         tmp.chmod(mode)
         tmp.replace(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 from typing import Any
+from urllib.parse import parse_qs
 
 import requests
 from tf.iface import (
@@ -18,12 +19,12 @@ from tf.iface import (
     CreateContext,
     DataSource,
     DeleteContext,
+    ImportContext,
     PlanContext,
     ReadContext,
     Resource,
     State,
     UpdateContext,
-    UpgradeContext,
 )
 from tf.provider import Provider
 from tf.schema import Attribute, Schema
@@ -31,8 +32,15 @@ from tf.types import Bool, List, Map, String, Unknown
 from tf.utils import Diagnostics
 
 from tenant_replicator.tfprovider.arm import ArmClient, ArmError, config_from_env
-from tenant_replicator.tfprovider.dynamic import Dynamic, upgrade_json_state
-from tenant_replicator.tfprovider.ids import InvalidResourceAddress, build_resource_id, parse_type
+from tenant_replicator.tfprovider.dynamic import Dynamic
+from tenant_replicator.tfprovider.ids import (
+    RESOURCE_GROUPS,
+    InvalidResourceAddress,
+    build_resource_id,
+    id_type,
+    parent_of,
+    parse_type,
+)
 
 PROVIDER_ADDRESS = "registry.terraform.io/azure/azapi"
 _PROVIDER_STRINGS = (
@@ -66,24 +74,35 @@ def _known(value: Any) -> bool:
 
 
 def _resource_schema() -> Schema:
-    """azapi v2's ``azapi_resource`` attributes that we use, with the same types and flags."""
+    """azapi v2's ``azapi_resource`` attributes that we use, with the same types, flags and defaults.
+
+    Replacement: ``name``/``parent_id`` by flag; ``type`` (only when the resource type, not the
+    api-version, changes) and ``location`` are decided in ``servicer.AzapiServicer``.
+    """
     return Schema(
+        version=2,  # azapi v2's state schema version
         attributes=[
             Attribute("id", String(), computed=True, description="The ARM ID of the resource."),
-            Attribute("type", String(), required=True, requires_replace=True,
-                      description="`<Namespace>/<type>@<api-version>`."),
-            Attribute("name", String(), required=True, requires_replace=True),
+            Attribute("type", String(), required=True, description="`<Namespace>/<type>@<api-version>`."),
+            Attribute("name", String(), optional=True, computed=True, requires_replace=True),
             Attribute("parent_id", String(), optional=True, computed=True, requires_replace=True),
             Attribute("location", String(), optional=True, computed=True),
-            Attribute("body", Dynamic(), optional=True, description="The request body (an object)."),
+            Attribute(
+                "body",
+                Dynamic(),
+                optional=True,
+                computed=True,
+                default={},
+                description="The request body (an object).",
+            ),
             Attribute("tags", Map(String()), optional=True, computed=True),
             Attribute("response_export_values", Dynamic(), optional=True),
-            Attribute("schema_validation_enabled", Bool(), optional=True),
-            Attribute("ignore_casing", Bool(), optional=True),
-            Attribute("ignore_missing_property", Bool(), optional=True),
+            Attribute("schema_validation_enabled", Bool(), optional=True, computed=True, default=True),
+            Attribute("ignore_casing", Bool(), optional=True, computed=True, default=False),
+            Attribute("ignore_missing_property", Bool(), optional=True, computed=True, default=True),
             Attribute("locks", List(String()), optional=True),
             Attribute("output", Dynamic(), computed=True, description="The GET response or exported values."),
-        ]
+        ],
     )
 
 
@@ -173,7 +192,8 @@ def _by_name(configured: list, actual: list) -> dict[str, Any] | None:
     return index
 
 
-def _normal_location(value: Any) -> Any:
+def normal_location(value: Any) -> Any:
+    """ARM spells one region several ways: 'West Europe' == 'westeurope'."""
     return value.replace(" ", "").lower() if isinstance(value, str) else value
 
 
@@ -201,9 +221,17 @@ class AzapiResource(Resource):
         rtype = config.get("type")
         if _known(rtype):
             try:
-                parse_type(rtype)
+                resource_type, _ = parse_type(rtype)
             except InvalidResourceAddress as exc:
                 diags.add_error("Invalid `type`", str(exc), path=["type"])
+                return
+            if config.get("parent_id") is None and resource_type.lower() != RESOURCE_GROUPS:
+                diags.add_error(
+                    "Missing required argument",
+                    'The argument "parent_id" is required, but no definition was found.',
+                )
+        if "name" in config and config.get("name") is None:
+            diags.add_error("Missing required argument", 'The argument "name" is required.', path=["name"])
         try:
             body = Dynamic().decode(config.get("body"))  # ``tf`` hands validate the raw wire value
         except ValueError as exc:
@@ -213,15 +241,47 @@ class AzapiResource(Resource):
             diags.add_error("Invalid `body`", "`body` must be an object", path=["body"])
 
     def plan(self, ctx: PlanContext, current: State | None, planned: State) -> State | None:
-        """An update changes what the server returns, so ``output`` is known only after apply."""
-        if ctx.changed_fields - {"output"}:
+        """An update changes what the server returns, so ``output`` is known only after apply.
+
+        "West Europe" and "westeurope" are one location: keep the state's spelling, no diff.
+        """
+        prior_location = (current or {}).get("location")
+        if (
+            _known(prior_location)
+            and _known(planned.get("location"))
+            and normal_location(prior_location) == normal_location(planned["location"])
+        ):
+            planned["location"] = prior_location
+        changed = {
+            k
+            for k in ctx.changed_fields - {"output"}
+            if k != "location" or planned.get("location") != prior_location
+        }
+        if changed:
             planned["output"] = Unknown
         return planned
 
-    def upgrade(self, ctx: UpgradeContext, version: int, old: State) -> State | None:
-        """``tf`` hands JSON state through unencoded; dynamic attributes must go back as msgpack pairs."""
-        dynamic = {a.name for a in self.get_schema().attributes if isinstance(a.type, Dynamic)}
-        return upgrade_json_state(old, dynamic)
+    def import_(self, ctx: ImportContext, id: str) -> State | None:  # noqa: A002 - tf's signature
+        """``terraform import`` / ``import`` blocks: ``<resource id>[?api-version=<version>]``, like azapi."""
+        resource_id, _, query = id.partition("?")
+        try:
+            resource_type = id_type(resource_id)
+            api_version = parse_qs(query).get("api-version", [None])[
+                0
+            ] or self.provider.client.latest_api_version(resource_id, resource_type)
+            response = self.provider.client.get(resource_id, api_version)
+        except InvalidResourceAddress as exc:
+            ctx.diagnostics.add_error("Invalid import ID", str(exc))
+            return None
+        except ArmError as exc:
+            _arm_diagnostic(ctx.diagnostics, exc)
+            return None
+        if response is None:
+            ctx.diagnostics.add_error(
+                "Cannot import non-existent remote object", f"{resource_id} does not exist"
+            )
+            return None
+        return imported_state(resource_id, f"{resource_type}@{api_version}", response)
 
     # -- lifecycle
 
@@ -244,9 +304,12 @@ class AzapiResource(Resource):
         state["output"] = export_output(response, state.get("response_export_values"))
         return state
 
-    def _put(self, ctx: Any, planned: State) -> State | None:
+    def _put(self, ctx: Any, planned: State, creating: bool) -> State | None:
         try:
             resource_id, parent_id, api_version = self._address(planned)
+            if creating and self.provider.client.get(resource_id, api_version) is not None:
+                ctx.diagnostics.add_error("Resource already exists", already_exists_message(resource_id))
+                return None
             body = request_body(planned.get("body"), planned.get("location"), planned.get("tags"))
             response = self.provider.client.put(resource_id, api_version, body)
         except InvalidResourceAddress as exc:
@@ -261,10 +324,10 @@ class AzapiResource(Resource):
         return self._finish(planned, resource_id, parent_id, response)
 
     def create(self, ctx: CreateContext, planned: State) -> State | None:
-        return self._put(ctx, planned)
+        return self._put(ctx, planned, creating=True)
 
     def update(self, ctx: UpdateContext, current: State, planned: State) -> State | None:
-        result = self._put(ctx, planned)
+        result = self._put(ctx, planned, creating=False)
         return current if result is None else result
 
     def read(self, ctx: ReadContext, current: State) -> State | None:
@@ -311,10 +374,44 @@ def refreshed_state(current: State, response: dict) -> State:
     server_location = response.get("location")
     prior_location = current.get("location")
     if prior_location is None or (
-        server_location is not None and _normal_location(prior_location) != _normal_location(server_location)
+        server_location is not None and normal_location(prior_location) != normal_location(server_location)
     ):
         state["location"] = server_location
     state["output"] = export_output(response, current.get("response_export_values"))
+    return state
+
+
+def already_exists_message(resource_id: str) -> str:
+    """azapi's wording, so tooling that recognises it (import on conflict) works with both."""
+    return (
+        f'A resource with the ID "{resource_id}" already exists - to be managed via Terraform this resource '
+        'needs to be imported into the State. Please see the resource documentation for "azapi_resource" '
+        "for more information."
+    )
+
+
+_SERVER_FIELDS = ("id", "name", "type", "etag", "systemData", "location", "tags")
+
+
+def imported_state(resource_id: str, type_with_version: str, response: dict) -> State:
+    """State for an imported resource: body = the GET minus server-set fields (the next plan settles it)."""
+    body = {k: copy.deepcopy(v) for k, v in response.items() if k not in _SERVER_FIELDS}
+    if isinstance(body.get("properties"), dict):
+        body["properties"].pop("provisioningState", None)
+    state = {a.name: None for a in _resource_schema().attributes}
+    state.update(
+        id=resource_id,
+        type=type_with_version,
+        name=resource_id.rstrip("/").rsplit("/", 1)[-1],
+        parent_id=parent_of(resource_id),
+        location=response.get("location"),
+        tags=response.get("tags") or {},
+        body=body,
+        schema_validation_enabled=True,
+        ignore_casing=False,
+        ignore_missing_property=True,
+        output=response,
+    )
     return state
 
 
@@ -344,8 +441,12 @@ class AzapiProvider(Provider):
 
     def get_provider_schema(self, diags: Diagnostics) -> Schema:
         return Schema(
-            attributes=[Attribute(n, String(), optional=True, sensitive="secret" in n or "password" in n
-                                  or "token" in n) for n in _PROVIDER_STRINGS]
+            attributes=[
+                Attribute(
+                    n, String(), optional=True, sensitive="secret" in n or "password" in n or "token" in n
+                )
+                for n in _PROVIDER_STRINGS
+            ]
             + [Attribute(n, Bool(), optional=True) for n in _PROVIDER_BOOLS]
             + [
                 Attribute("auxiliary_tenant_ids", List(String()), optional=True),
