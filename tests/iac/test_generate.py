@@ -6,8 +6,13 @@ import json
 import os
 import re
 import shutil
+import signal
+import ssl
 import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -875,3 +880,173 @@ def test_generate_scales_to_10k_resources() -> None:
     assert SRC not in json.dumps(res.config)
     assert elapsed < 60, elapsed
     print(f"generate(10,000 resources + 50 groups): {elapsed:.2f}s")
+
+
+def test_separately_listed_children_are_emitted_when_the_parent_does_not_carry_them_inline() -> None:
+    nsg = f"{NET}/networkSecurityGroups/nsg-split"
+    rule = _res(
+        f"{nsg}/securityRules/allow-ssh",
+        "Microsoft.Network/networkSecurityGroups/securityRules",
+        location=None,
+        properties={
+            "priority": 200,
+            "access": "Allow",
+            "direction": "Inbound",
+            "protocol": "Tcp",
+            "destinationPortRange": "22",
+        },
+    )
+    res = generate(
+        [_res(nsg, "Microsoft.Network/networkSecurityGroups", properties={}), rule],
+        [{"id": RG, "name": "rg-app", "location": "eastus"}],
+        SRC,
+        TGT,
+        NONCE,
+    )
+    nsg_label, _ = _by_name(res, "Microsoft.Network/networkSecurityGroups", "nsg-split")
+    _, rule_block = _by_name(res, "Microsoft.Network/networkSecurityGroups/securityRules", "allow-ssh")
+    assert rule_block["parent_id"] == _ref(nsg_label) and res.skipped == []
+
+
+# ---------------------------------------------------------------- against the simulator (independent oracle)
+
+
+def _seed_payloads() -> tuple[list[dict], list[dict], str, str]:
+    """Top-level GET bodies of the simulator's seeded source subscription, as a scanner would read them."""
+    sim_model = pytest.importorskip("tenant_replicator.sim.model")
+    sim_registry = pytest.importorskip("tenant_replicator.sim.registry")
+    seed = pytest.importorskip("tenant_replicator.sim.seed")
+    state = seed.seed_state()
+    source = seed.SOURCE_SUBSCRIPTION_ID
+    resources = []
+    for key, _record in sim_model.list_resources(state, f"/subscriptions/{source}/".lower()):
+        body = sim_model.render(state, key)
+        found = sim_registry.find_type(body["type"])
+        body["apiVersion"] = found[1].api_versions[0] if found else None
+        body["resourceGroup"] = body["id"].split("/")[4]
+        resources.append(body)
+    groups = [record["body"] for _, record in sim_model.list_resource_groups(state, source)]
+    return resources, groups, source, seed.TARGET_SUBSCRIPTION_ID
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory: pytest.TempPathFactory):
+    """The project's ARM simulator in its own process group on a free loopback port (stopped by group)."""
+    pytest.importorskip("tenant_replicator.sim.server")
+    base = tmp_path_factory.mktemp("sim")
+    ready = base / "ready.json"
+    log = open(base / "sim.log", "wb")  # noqa: SIM115 - closed in teardown
+    cmd = [
+        sys.executable,
+        "-m",
+        "tenant_replicator.sim.server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--state-file",
+        str(base / "state.json"),
+        "--tls-dir",
+        str(base / "tls"),
+        "--ready-file",
+        str(ready),
+        "--reset",
+    ]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() or not ready.read_text().strip():
+            if proc.poll() is not None:
+                pytest.fail(f"simulator exited {proc.returncode}: {(base / 'sim.log').read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail("simulator did not become ready in 60 s")
+            time.sleep(0.05)
+        yield json.loads(ready.read_text())
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+def _terraform(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> tuple[int, str]:
+    """Run terraform in its own process group; on timeout stop the whole group."""
+    proc = subprocess.Popen(
+        ["terraform", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+        pytest.fail(f"terraform {args[0]} timed out:\n{out[-3000:]}")
+    return proc.returncode, out
+
+
+def _arm_get(sim: dict, path: str, api_version: str) -> tuple[int, dict]:
+    context = ssl.create_default_context(cafile=sim["ca_file"])
+    url = f"{sim['endpoint'].rstrip('/')}{path}?api-version={api_version}"
+    request = urllib.request.Request(url, headers={"Authorization": "Bearer test"})
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, {}
+
+
+def test_seed_generates_without_source_ids_or_unmapped_references() -> None:
+    resources, groups, source, target = _seed_payloads()
+    res = generate(resources, groups, source, target, NONCE)
+    assert source.lower() not in json.dumps(res.config).lower()
+    assert res.unmapped_references == []
+    assert res.resource_count + len(res.skipped) == len(resources) + len(groups)
+    assert all("createOption" in s["reason"] for s in res.skipped), res.skipped  # only VM-made OS disks
+
+
+def test_seed_config_applies_to_the_simulator_and_converges(simulator: dict, tmp_path: Path) -> None:
+    install = pytest.importorskip("tenant_replicator.tfprovider.install")
+    if shutil.which("terraform") is None:
+        pytest.skip("terraform is not on PATH")
+    resources, groups, source, target = _seed_payloads()
+    res = generate(resources, groups, source, target, NONCE)
+    workdir = tmp_path / "work"
+    write_config(res, workdir)
+    env = {
+        **os.environ,
+        "TF_CLI_CONFIG_FILE": str(install.write_cli_config(tmp_path / "provider")),
+        "TENANT_REPLICATOR_ARM_ENDPOINT": simulator["endpoint"],
+        "TENANT_REPLICATOR_ARM_CA_FILE": simulator["ca_file"],
+        "TF_IN_AUTOMATION": "1",
+        "CHECKPOINT_DISABLE": "1",
+    }
+    code, out = _terraform(["apply", "-auto-approve", "-no-color", "-input=false"], workdir, env)
+    assert code == 0, out[-4000:]
+    assert f"Resources: {res.resource_count} added, 0 changed, 0 destroyed" in out
+    # the same config against what was applied: nothing left to do (no read-only drift)
+    code, out = _terraform(["plan", "-detailed-exitcode", "-no-color", "-input=false"], workdir, env)
+    assert code == 0, out[-4000:]
+    # every emitted resource exists in the target under the name the name map promises
+    for source_id, target_id in res.name_map.items():
+        api = (
+            "2021-04-01"
+            if "/providers/" not in target_id.lower()
+            else next(r["apiVersion"] for r in resources if r["id"].lower() == source_id)
+        )
+        status, body = _arm_get(simulator, target_id, api)
+        assert status == 200, (target_id, status)
+        assert body["id"].lower() == target_id.lower()
+        assert source.lower() not in json.dumps(body).lower(), target_id

@@ -118,6 +118,18 @@ def _attachment_create_option(manager: dict[str, Any], disk_id: str) -> str | No
     return None
 
 
+def _inline_in(parent: _Item, child: _Item) -> bool:
+    """True when ``parent``'s body lists ``child`` inline (then the parent's PUT is the child's truth)."""
+    segment = child.type.rsplit("/", 1)[-1].lower()
+    if segment not in {c.lower() for c in parent.info.inline_children}:
+        return False
+    listed = get_path(parent.payload, f"properties.{segment}")
+    name = (child.parsed.name or "").lower()
+    return isinstance(listed, list) and any(
+        isinstance(entry, dict) and str(entry.get("name", "")).lower() == name for entry in listed
+    )
+
+
 def _reaches(adjacency: dict[str, set[str]], start: str, goal: str) -> bool:
     seen = {start}
     stack = [start]
@@ -214,12 +226,7 @@ def _skip_reasons(rgs: list[_Item], items: list[_Item]) -> dict[str, str]:
         if item.key in reasons:
             continue
         parent = by_key.get((item.parsed.parent or "").lower())
-        child_segment = item.type.rsplit("/", 1)[-1].lower()
-        if (
-            parent is not None
-            and parent.key not in reasons
-            and child_segment in {c.lower() for c in parent.info.inline_children}
-        ):
+        if parent is not None and parent.key not in reasons and _inline_in(parent, item):
             reasons[item.key] = f"kept inline in the body of its parent {parent.source_id}"
             continue
         manager_id = item.payload.get("managedBy")

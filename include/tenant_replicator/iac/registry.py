@@ -52,6 +52,8 @@ GENERIC_READ_ONLY: tuple[str, ...] = (
     "properties.creationTime",
     "properties.createdTime",
     "properties.timeCreated",
+    "properties.creationDate",
+    "properties.createdDate",
     "properties.lastModified*",
     "properties.**.provisioningState",
     "properties.**.etag",
