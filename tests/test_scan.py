@@ -304,6 +304,25 @@ def test_scan_source_loads_every_listed_resource_with_full_bodies(sim: dict, sto
     assert rows == [{"n": len(listed)}]
 
 
+def test_listing_follows_next_link(sim: dict, store: FalkorGraphStore) -> None:
+    pages: list[str] = []
+
+    def count_pages(request: Any) -> None:
+        if "/resources?" in request.http_request.url:
+            pages.append(request.http_request.url)
+
+    client = resource_client(_settings(sim), SUB, raw_request_hook=count_pages)
+    try:
+        report = scan_subscription(
+            _settings(sim), store, SUB, "paged", client=client, page_size=5, max_workers=3
+        )
+    finally:
+        client.close()
+    listed = _listed(sim, SUB)
+    assert -(-len(listed) // 5) <= len(pages) <= len(listed) // 5 + 1  # one request a page
+    assert report["complete"] and {r["id"].lower() for r in read_resources(store, SUB)} == set(listed)
+
+
 def test_depends_on_edges_follow_references(sim: dict, store: FalkorGraphStore) -> None:
     scan_subscription(_settings(sim), store, SUB, "scan-1")
     nics = [

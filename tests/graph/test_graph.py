@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -10,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tenant_replicator.graph import GraphUnavailable, ensure_indexes, open_graph
-from tenant_replicator.graph.embedded import EmbeddedFalkorDB, free_port
+from tenant_replicator.graph.embedded import EmbeddedFalkorDB, free_port, ping
 from tenant_replicator.graph.falkor import FalkorGraphStore
 from tenant_replicator.graph.neo4j_store import Neo4jGraphStore
 from tenant_replicator.graph.store import redact
@@ -119,6 +122,32 @@ def test_data_survives_a_restart_on_the_same_dir(tmp_path: Path) -> None:
             assert store.query("MATCH (n:Item) RETURN count(n) AS c") == [{"c": 120}]
         finally:
             store.close()
+
+
+def test_module_entry_point_runs_the_server_in_the_foreground(tmp_path: Path) -> None:
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "tenant_replicator.graph.embedded",
+        "--dir",
+        str(tmp_path),
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 20
+        while not ping(port) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert ping(port)
+        store = open_graph(f"falkordb://127.0.0.1:{port}", _graph_name())
+        assert store.query("RETURN 1 AS one") == [{"one": 1}]
+        store.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    assert (tmp_path / "appendonlydir").is_dir()  # exec'd with the data dir and AOF on
 
 
 def test_stop_kills_the_process_group(tmp_path: Path) -> None:
