@@ -383,3 +383,84 @@ def test_state_survives_restart_and_reset_reseeds(fresh_sim) -> None:
     sim.start("--reset")
     with pytest.raises(ResourceNotFoundError):
         sim.client(TGT).resources.get_by_id(kept, api_version=NET)
+
+
+def test_acknowledged_writes_survive_sigkill(fresh_sim) -> None:
+    sim = fresh_sim.start()
+    client = sim.client(TGT)
+    client.resource_groups.create_or_update("rg-crash", ResourceGroup(location="northeurope"))
+    ids = [_vnet_id(TGT, "rg-crash", f"vnet-{i}") for i in range(3)]
+    for resource_id in ids:
+        client.resources.begin_create_or_update_by_id(
+            resource_id, GenericResource(location="northeurope", properties={}), api_version=NET
+        ).result()
+    client.resources.begin_delete_by_id(ids[0], api_version=NET).result()
+    sim.kill()  # SIGKILL: no shutdown flush, only the journal
+
+    sim.start()
+    client = sim.client(TGT)
+    assert not client.resources.check_existence_by_id(ids[0], api_version=NET)
+    assert all(client.resources.check_existence_by_id(i, api_version=NET) for i in ids[1:])
+
+
+def test_torn_journal_line_is_ignored(tmp_path) -> None:
+    from tenant_replicator.sim.store import Store
+
+    store = Store(tmp_path / "state.json", seed_state)
+    with store.lock:
+        store.state["resourceGroups"].pop(next(iter(store.state["resourceGroups"])))
+        store.commit()
+    with open(store.journal_file, "a", encoding="utf-8") as journal:
+        journal.write('{"changes": {"resources": [["/x", {"bo')  # killed mid-append
+    reloaded = Store(tmp_path / "state.json", seed_state)
+    assert len(reloaded.state["resourceGroups"]) == len(seed_state()["resourceGroups"]) - 1
+    assert not reloaded.journal_file.exists()  # folded into the snapshot on load
+
+
+def test_throttling_answers_429_with_retry_after(sim) -> None:
+    url = f"{sim.endpoint}/subscriptions/{SRC}/resourcegroups?api-version=2025-04-01"
+    auth = {"Authorization": "Bearer x"}
+    first = requests.get(url, headers=auth, verify=sim.ca_file, timeout=10)
+    assert int(first.headers["x-ms-ratelimit-remaining-subscription-reads"]) > 0  # informative by default
+    sim.hook("POST", "throttle", {"enforce": True, "limits": {"reads": [3, 0.5]}})
+    try:
+        codes = [requests.get(url, headers=auth, verify=sim.ca_file, timeout=10) for _ in range(5)]
+        assert [r.status_code for r in codes[:3]] == [200, 200, 200]
+        throttled = codes[3]
+        assert throttled.status_code == 429 and throttled.json()["error"]["code"] == "TooManyRequests"
+        assert int(throttled.headers["Retry-After"]) >= 1
+        # Target subscription has its own bucket.
+        other = f"{sim.endpoint}/subscriptions/{TGT}/resourcegroups?api-version=2025-04-01"
+        assert requests.get(other, headers=auth, verify=sim.ca_file, timeout=10).status_code == 200
+    finally:
+        sim.hook("POST", "throttle", {"enforce": False})
+
+
+def test_scale_seed_adds_deterministic_synthetic_resources() -> None:
+    base = len(_top_level(seed_state(), SRC))
+    scaled = seed_state(scale=250)
+    resources = _top_level(scaled, SRC)
+    assert len(resources) == base + 250
+    assert scaled == seed_state(scale=250)
+    assert len({r["name"] for r in resources if r["type"] == "Microsoft.Storage/storageAccounts"}) == sum(
+        1 for r in resources if r["type"] == "Microsoft.Storage/storageAccounts"
+    )
+
+
+def test_child_collection_and_type_lists(sim) -> None:
+    headers = {"Authorization": "Bearer x"}
+    vnet = _vnet_id(SRC, "rg-network-prod", "vnet-hub-prod")
+    subnets = requests.get(
+        f"{sim.endpoint}{vnet}/subnets?api-version={NET}", headers=headers, verify=sim.ca_file, timeout=10
+    ).json()["value"]
+    inline = sim.client(SRC).resources.get_by_id(vnet, api_version=NET).properties["subnets"]
+    assert sorted(s["id"] for s in subnets) == sorted(s["id"] for s in inline) and len(inline) == 3
+    all_vnets = requests.get(
+        f"{sim.endpoint}/subscriptions/{SRC}/providers/Microsoft.Network/virtualNetworks?api-version={NET}",
+        headers=headers,
+        verify=sim.ca_file,
+        timeout=10,
+    ).json()["value"]
+    assert {v["name"] for v in all_vnets} == {
+        r["name"] for r in _top_level(seed_state(), SRC) if r["type"] == "Microsoft.Network/virtualNetworks"
+    }

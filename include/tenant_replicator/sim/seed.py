@@ -42,11 +42,16 @@ def rid(sub: str, rg: str, full_type: str, *names: str) -> str:
     return f"{rg_id(sub, rg)}/providers/{namespace}/{pairs}"
 
 
-def seed_state() -> dict:
+def seed_state(scale: int = 0) -> dict:
+    """The seeded tenant; `scale` adds that many synthetic source resources (benchmarks)."""
     state = model.new_state()
     model.add_subscription(state, SOURCE_SUBSCRIPTION_ID, "Contoso Prod", TENANT_ID)
     model.add_subscription(state, TARGET_SUBSCRIPTION_ID, "Contoso DR", TENANT_ID)
-    for path, version, body in [*_source_puts(), *_target_puts()]:
+    for path, version, body in [
+        *_source_puts(),
+        *_scale_puts(SOURCE_SUBSCRIPTION_ID, scale),
+        *_target_puts(),
+    ]:
         _apply(state, path, version, body)
     state["counters"] = {"reads": {}, "writes": {}}
     return state
@@ -796,3 +801,100 @@ def _target_puts() -> list[Put]:
             _storage_account("stcontosodrlegacy01", TARGET_LOCATION, tags={"owner": "legacy-ops"}),
         ),
     ]
+
+
+# --- synthetic scale-out (benchmarks) ------------------------------------------------------------
+
+SCALE_GROUP_SIZE = 100
+
+
+def _scale_puts(s: str, count: int) -> list[Put]:
+    """`count` extra top-level resources in groups of 100, an NSG first, then five common types in turn.
+
+    Each group holds an NSG that its VNets' subnets reference, so references and dependency
+    ordering scale with the resource count, as in a real estate.
+    """
+    puts: list[Put] = []
+    for index in range(count):
+        group = f"rg-scale-{index // SCALE_GROUP_SIZE:03d}"
+        slot = index % SCALE_GROUP_SIZE
+        if slot == 0:
+            puts.append(
+                (rg_id(s, group), "2024-03-01", {"location": SOURCE_LOCATION, "tags": {"scale": "true"}})
+            )
+        puts.append(_scale_resource(s, group, index, slot))
+    return puts
+
+
+def _scale_resource(s: str, group: str, index: int, slot: int) -> Put:
+    nsg = rid(s, group, "Microsoft.Network/networkSecurityGroups", f"nsg-{group}")
+    kind = 0 if slot == 0 else 1 + (slot - 1) % 5
+    name = f"{index:06d}"
+    if kind == 0:
+        return (
+            nsg,
+            NET,
+            {
+                "location": SOURCE_LOCATION,
+                "properties": {"securityRules": [_rule("allow-https", 100, "443", "VirtualNetwork")]},
+            },
+        )
+    if kind == 1:
+        octet = slot % 250
+        return (
+            rid(s, group, "Microsoft.Network/virtualNetworks", f"vnet-{name}"),
+            NET,
+            {
+                "location": SOURCE_LOCATION,
+                "properties": {
+                    "addressSpace": {"addressPrefixes": [f"10.{octet}.0.0/16"]},
+                    "subnets": [
+                        {
+                            "name": "snet-a",
+                            "properties": {
+                                "addressPrefix": f"10.{octet}.1.0/24",
+                                "networkSecurityGroup": {"id": nsg},
+                            },
+                        },
+                        {"name": "snet-b", "properties": {"addressPrefix": f"10.{octet}.2.0/24"}},
+                    ],
+                },
+            },
+        )
+    if kind == 2:
+        return (
+            rid(s, group, "Microsoft.Network/publicIPAddresses", f"pip-{name}"),
+            NET,
+            {
+                "location": SOURCE_LOCATION,
+                "sku": {"name": "Standard"},
+                "properties": {"publicIPAllocationMethod": "Static"},
+            },
+        )
+    if kind == 3:
+        return (
+            rid(s, group, "Microsoft.ManagedIdentity/userAssignedIdentities", f"id-{name}"),
+            "2023-01-31",
+            {"location": SOURCE_LOCATION, "tags": {"scale": "true"}},
+        )
+    if kind == 4:
+        return (
+            rid(s, group, "Microsoft.Network/routeTables", f"rt-{name}"),
+            NET,
+            {
+                "location": SOURCE_LOCATION,
+                "properties": {
+                    "routes": [
+                        {
+                            "name": "default",
+                            "properties": {"addressPrefix": "0.0.0.0/0", "nextHopType": "Internet"},
+                        }
+                    ]
+                },
+            },
+        )
+    return (
+        rid(s, group, "Microsoft.Storage/storageAccounts", f"stscale{name}"),
+        STORAGE,
+        _storage_account(f"stscale{name}", SOURCE_LOCATION),
+    )

@@ -7,6 +7,7 @@ Run it with `python -m tenant_replicator.sim.server --port 0 --ready-file ready.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from tenant_replicator.sim import arm
 from tenant_replicator.sim.paths import Route, parse_route
 from tenant_replicator.sim.seed import seed_state
 from tenant_replicator.sim.store import Store
+from tenant_replicator.sim.throttle import Throttle
 from tenant_replicator.sim.tls import ensure_tls, server_context
 
 log = logging.getLogger("tenant_replicator.sim")
@@ -35,14 +37,29 @@ WRITE_METHODS = frozenset({"PUT", "PATCH", "DELETE", "POST"})
 # --- request processing (no sockets: testable in-process) ---------------------------------------
 
 
-def process(store: Store, req: arm.Request, authorization: str | None) -> arm.Response:
-    """Auth -> api-version -> injected faults -> counters -> ARM handler -> persist."""
+def process(
+    store: Store, req: arm.Request, authorization: str | None, throttle: Throttle | None = None
+) -> arm.Response:
+    """Auth -> api-version -> throttling -> injected faults -> counters -> ARM handler -> persist."""
     route = parse_route(req.path)
     if route.kind == "sim":
-        return _sim_hook(store, route, req)
+        return _sim_hook(store, route, req, throttle)
+    headers: dict[str, str] = {}
     try:
         _authenticate(authorization)
         arm.require_api_version(req)
+        if route.subscription and throttle is not None:
+            decision = throttle.take(route.subscription, req.method)
+            headers = decision.headers
+            if not decision.allowed:
+                raise arm.ArmError(
+                    429,
+                    "TooManyRequests",
+                    "The request is being throttled as the limit has been "
+                    f"reached for operation type. Please try again after {decision.retry_after_s} "
+                    "seconds.",
+                    headers,
+                )
         if route.subscription:
             store.count("writes" if req.method in WRITE_METHODS else "reads", route.subscription)
         fault = store.take_fault(req.method, req.path)
@@ -51,10 +68,11 @@ def process(store: Store, req: arm.Request, authorization: str | None) -> arm.Re
         with store.lock:
             response = arm.handle(store.state, route, req)
             if req.method in WRITE_METHODS and response.status < 300:
-                store.save()
-        return response
+                store.commit()
     except arm.ArmError as err:
-        return err.response()
+        response = err.response()
+    response.headers = {**headers, **response.headers}
+    return response
 
 
 def _authenticate(authorization: str | None) -> None:
@@ -86,9 +104,11 @@ def _fault_response(fault: dict) -> arm.Response:
     return arm.ArmError(status, code, message, headers).response()
 
 
-def _sim_hook(store: Store, route: Route, req: arm.Request) -> arm.Response:
-    """Test hooks, no auth: stats, reset, fault injection."""
+def _sim_hook(store: Store, route: Route, req: arm.Request, throttle: Throttle | None) -> arm.Response:
+    """Test hooks, no auth: stats, reset, fault injection, throttling."""
     what = "/".join(route.rest).lower()
+    if what == "throttle" and req.method == "POST" and throttle is not None:
+        return _throttle_hook(throttle, req)
     if what == "stats" and req.method == "GET":
         return arm.Response(200, store.stats())
     if what == "health" and req.method == "GET":
@@ -102,6 +122,20 @@ def _sim_hook(store: Store, route: Route, req: arm.Request) -> arm.Response:
     if what == "faults":
         return _faults_hook(store, req)
     return arm.ArmError(404, "NotFound", f"No simulator hook '{req.method} {req.path}'.").response()
+
+
+def _throttle_hook(throttle: Throttle, req: arm.Request) -> arm.Response:
+    """`POST /_sim/throttle {"enforce": true, "limits": {"reads": [capacity, per_second], ...}}`."""
+    try:
+        config = json.loads(req.body or b"{}")
+        limits = {k: (float(v[0]), float(v[1])) for k, v in (config.get("limits") or {}).items()}
+        assert set(limits) <= {"reads", "writes", "deletes"}
+    except (ValueError, TypeError, AssertionError, AttributeError, IndexError):
+        return arm.ArmError(
+            400, "InvalidRequestContent", 'Expected {"enforce": bool, "limits": {...}}.'
+        ).response()
+    throttle.configure(bool(config.get("enforce", True)), limits)
+    return arm.Response(200, {"enforce": throttle.enforce, "limits": throttle.limits})
 
 
 def _faults_hook(store: Store, req: arm.Request) -> arm.Response:
@@ -127,10 +161,11 @@ class SimHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], store: Store, context: ssl.SSLContext):
+    def __init__(self, address: tuple[str, int], store: Store, context: ssl.SSLContext, throttle: Throttle):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, SimHandler)
         self.store = store
+        self.throttle = throttle
         # Handshakes happen in the handler threads, so one slow client cannot stall accept().
         self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
@@ -174,7 +209,9 @@ class SimHandler(BaseHTTPRequestHandler):
         query = {k.lower(): v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         req = arm.Request(self.command, parts.path, query, body, self.server.endpoint)
         try:
-            response = process(self.server.store, req, self.headers.get("Authorization"))
+            response = process(
+                self.server.store, req, self.headers.get("Authorization"), self.server.throttle
+            )
         except Exception:  # a simulator bug must still answer like ARM, not drop the connection
             log.exception("unhandled error for %s %s", self.command, parts.path)
             response = arm.ArmError(
@@ -220,12 +257,17 @@ def serve(
     ready_file: Path | None = None,
     *,
     reset: bool = False,
+    scale: int = 0,
+    throttle: bool = False,
     stop_event: threading.Event | None = None,
 ) -> None:
-    """Serve until SIGTERM/SIGINT (or `stop_event`), then flush the state and remove `ready_file`."""
+    """Serve until SIGTERM/SIGINT (or `stop_event`), then flush the state and remove `ready_file`.
+
+    `scale` adds synthetic source resources when (re)seeding; `throttle` enforces ARM's token buckets.
+    """
     files = ensure_tls(Path(tls_dir))
-    store = Store(Path(state_file), seed_state, reset=reset)
-    httpd = SimHTTPServer((host, port), store, server_context(files))
+    store = Store(Path(state_file), functools.partial(seed_state, scale), reset=reset)
+    httpd = SimHTTPServer((host, port), store, server_context(files), Throttle(enforce=throttle))
     stopper = (
         threading.Thread(target=_stop_when, args=(httpd, stop_event), daemon=True) if stop_event else None
     )
@@ -281,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
         "--ready-file", type=Path, default=None, help='written once listening: {"endpoint", "ca_file", "pid"}'
     )
     parser.add_argument("--reset", action="store_true", help="discard the state file and reseed")
+    parser.add_argument("--scale", type=int, default=0, help="synthetic source resources added when seeding")
+    parser.add_argument("--throttle", action="store_true", help="enforce ARM token-bucket throttling (429)")
     parser.add_argument("--log-level", default=os.environ.get("TENANT_REPLICATOR_SIM_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -288,7 +332,16 @@ def main(argv: list[str] | None = None) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    serve(args.host, args.port, args.state_file, args.tls_dir, args.ready_file, reset=args.reset)
+    serve(
+        args.host,
+        args.port,
+        args.state_file,
+        args.tls_dir,
+        args.ready_file,
+        reset=args.reset,
+        scale=args.scale,
+        throttle=args.throttle,
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """Thread-safe, file-backed holder of the simulator state.
 
-The whole state is one JSON document rewritten atomically (tmp file + os.replace) after every
-write, so a killed simulator restarts with exactly what clients were told had succeeded.
-Read counters are flushed with the next write or at shutdown.
+Durability without rewriting the world on every PUT: the state file is a JSON snapshot (rewritten
+atomically: tmp file + os.replace), and every successful write request appends one line to a
+journal next to it (`<state_file>.journal`) with the records it touched. Loading replays the
+journal over the snapshot, so a killed simulator (even SIGKILL) restarts with exactly what
+clients were told had succeeded. The journal is folded into the snapshot every
+`COMPACT_EVERY` writes, on reset and at shutdown. Replay is idempotent (absolute values only).
 """
 
 from __future__ import annotations
@@ -19,41 +22,142 @@ from tenant_replicator.sim import model
 
 log = logging.getLogger(__name__)
 
+COMPACT_EVERY = 500
+TRACKED = ("resources", "resourceGroups", "subscriptions")
+
+
+class TrackingDict(dict):
+    """A dict that remembers which keys were set or removed since the last `drain()`."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.touched: set[str] = set()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.touched.add(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.touched.add(key)
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.touched.add(key)
+        return super().pop(key, *default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def clear(self) -> None:
+        self.touched.update(self.keys())
+        super().clear()
+
+    def popitem(self) -> tuple[str, Any]:
+        key, value = super().popitem()
+        self.touched.add(key)
+        return key, value
+
+    def drain(self) -> list[tuple[str, Any]]:
+        """(key, current value or None if removed) for each touched key; resets the tracking."""
+        changes = [(k, self.get(k)) for k in sorted(self.touched)]
+        self.touched.clear()
+        return changes
+
+
+def _track(state: dict) -> dict:
+    for section in TRACKED:
+        state[section] = TrackingDict(state.get(section, {}))
+    state.setdefault("counters", {"reads": {}, "writes": {}})
+    return state
+
 
 class Store:
     def __init__(self, state_file: Path, seed: Callable[[], dict], reset: bool = False):
         self.state_file = Path(state_file).resolve()
+        self.journal_file = self.state_file.with_name(self.state_file.name + ".journal")
         self._seed = seed
         self.lock = threading.RLock()
         self.faults: list[dict[str, Any]] = []
+        self._journal_entries = 0
         if reset or not self.state_file.is_file():
-            self.state = seed()
-            self.save()
+            self.state = _track(seed())
+            self.compact()
         else:
-            self.state = self._load()
+            self.state = _track(self._load())
+            self._drain_all()
+            if self._journal_entries:
+                self.compact()
+
+    # --- loading ---------------------------------------------------------------------------------
 
     def _load(self) -> dict:
         state = json.loads(self.state_file.read_text(encoding="utf-8"))
         if state.get("schema") != model.SCHEMA:
             raise ValueError(f"{self.state_file}: unsupported simulator state schema {state.get('schema')!r}")
-        state.setdefault("counters", {"reads": {}, "writes": {}})
+        for entry in self._journal_lines():
+            _apply_entry(state, entry)
+            self._journal_entries += 1
         return state
 
-    def save(self) -> None:
-        """Atomic rewrite: readers of the file never see half a state."""
+    def _journal_lines(self) -> list[dict]:
+        if not self.journal_file.is_file():
+            return []
+        entries = []
+        for number, line in enumerate(self.journal_file.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                # Only the last line can be torn (killed mid-append); nothing after it was acknowledged.
+                log.warning("%s:%d: ignoring a torn journal line", self.journal_file, number)
+                break
+        return entries
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Persist what the last write request changed (call with the lock held, before answering)."""
+        with self.lock:
+            entry = {
+                "changes": {section: self.state[section].drain() for section in TRACKED},
+                "sequence": self.state.get("sequence", 0),
+                "counters": self.state["counters"],
+            }
+            with open(self.journal_file, "a", encoding="utf-8") as journal:
+                journal.write(json.dumps(entry, separators=(",", ":")) + "\n")
+            self._journal_entries += 1
+            if self._journal_entries >= COMPACT_EVERY:
+                self.compact()
+
+    def compact(self) -> None:
+        """Rewrite the snapshot atomically, then drop the journal it now contains."""
         with self.lock:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.state_file.with_name(
-                f".{self.state_file.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-            )
+            tmp = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(self.state, separators=(",", ":")), encoding="utf-8")
             os.replace(tmp, self.state_file)
+            self.journal_file.unlink(missing_ok=True)
+            self._journal_entries = 0
+            self._drain_all()
+
+    save = compact
+
+    def _drain_all(self) -> None:
+        for section in TRACKED:
+            self.state[section].drain()
 
     def reset(self) -> None:
         with self.lock:
-            self.state = self._seed()
+            self.state = _track(self._seed())
             self.faults.clear()
-            self.save()
+            self.compact()
+
+    # --- counters and hooks ----------------------------------------------------------------------
 
     def count(self, kind: str, subscription: str) -> None:
         with self.lock:
@@ -74,7 +178,7 @@ class Store:
     def reset_counters(self) -> None:
         with self.lock:
             self.state["counters"] = {"reads": {}, "writes": {}}
-            self.save()
+            self.commit()
 
     def take_fault(self, method: str, path: str) -> dict | None:
         """The first armed fault rule matching this request, consumed once (test hook)."""
@@ -89,3 +193,15 @@ class Store:
                     self.faults.remove(rule)
                 return rule
         return None
+
+
+def _apply_entry(state: dict, entry: dict) -> None:
+    for section, changes in entry.get("changes", {}).items():
+        target = state.setdefault(section, {})
+        for key, value in changes:
+            if value is None:
+                target.pop(key, None)
+            else:
+                target[key] = value
+    state["sequence"] = entry.get("sequence", state.get("sequence", 0))
+    state["counters"] = entry.get("counters", state.get("counters"))
