@@ -400,6 +400,21 @@ def test_failing_get_makes_the_scan_incomplete_and_skips_cleanup(sim: dict, stor
     assert latest_scan(store, SUB)["complete"] is False
 
 
+def test_resource_deleted_between_list_and_get_is_vanished_not_an_error(
+    sim: dict, store: FalkorGraphStore
+) -> None:
+    settings = _settings(sim)
+    scan_subscription(settings, store, SUB, "scan-1")
+    gone = next(r for r in read_resources(store, SUB) if r["type"].lower() == "microsoft.keyvault/vaults")
+    path = "/" + "/".join(gone["id"].split("/")[-2:])
+    fault = {"method": "GET", "path_contains": path, "status": 404, "code": "ResourceNotFound", "times": 10}
+    _sim_call(sim, "POST", "/_sim/faults", {"faults": [fault]})
+    report = scan_subscription(settings, store, SUB, "scan-2")
+    assert report["complete"] is True and report["errors"] == []
+    assert [v.lower() for v in report["vanished"]] == [gone["id"].lower()]
+    assert gone["id"].lower() not in {r["id"].lower() for r in read_resources(store, SUB)}
+
+
 def test_throttling_is_retried_after_retry_after(sim: dict, store: FalkorGraphStore) -> None:
     fault = {
         "method": "GET",

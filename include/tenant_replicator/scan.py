@@ -106,29 +106,40 @@ def fetch_resource(client: Any, versions: ApiVersions, summary: dict[str, Any]) 
 
 def fetch_resources(
     client: Any, summaries: Sequence[dict[str, Any]], max_workers: int = DEFAULT_WORKERS
-) -> tuple[list[tuple[dict[str, Any], str]], list[dict[str, str]]]:
-    """GET every resource with bounded concurrency; failures become `{id, error}` (never raised).
+) -> tuple[list[tuple[dict[str, Any], str]], list[dict[str, str]], list[str]]:
+    """GET every resource with bounded concurrency -> (fetched, errors, vanished); never raises.
 
     Transient failures (429 with Retry-After, 5xx, connection errors) are retried by azure-core's
-    RetryPolicy inside the client before they land here.
+    RetryPolicy inside the client before they land in `errors` as `{id, error}`. A 404
+    ResourceNotFound means the resource was deleted between list and GET: it is `vanished`, not an
+    error, so the scan stays complete and the cleanup removes its node.
     """
+    from azure.core.exceptions import ResourceNotFoundError
+
     versions = ApiVersions(client)
 
     def one(summary: dict[str, Any]) -> tuple[dict[str, Any], str] | dict[str, str]:
         try:
             return fetch_resource(client, versions, summary)
+        except ResourceNotFoundError as exc:
+            if getattr(getattr(exc, "error", None), "code", None) in {"ResourceNotFound", "NotFound", None}:
+                return {"id": summary.get("id", "?"), "vanished": "yes"}
+            return {"id": summary.get("id", "?"), "error": error_text(exc)}
         except Exception as exc:
             return {"id": summary.get("id", "?"), "error": error_text(exc)}
 
     fetched: list[tuple[dict[str, Any], str]] = []
     errors: list[dict[str, str]] = []
+    vanished: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="arm-get") as pool:
         for outcome in pool.map(one, summaries):
-            if isinstance(outcome, dict):
-                errors.append(outcome)
-            else:
+            if isinstance(outcome, tuple):
                 fetched.append(outcome)
-    return fetched, errors
+            elif "vanished" in outcome:
+                vanished.append(outcome["id"])
+            else:
+                errors.append(outcome)
+    return fetched, errors, vanished
 
 
 # ---------------------------------------------------------------- transform
@@ -348,6 +359,7 @@ def scan_subscription(
     groups: list[dict[str, Any]] = []
     fetched: list[tuple[dict[str, Any], str]] = []
     listed: int | None = None
+    vanished: list[str] = []
     try:
         try:
             groups, summaries = list_inventory(client, page_size)
@@ -355,7 +367,7 @@ def scan_subscription(
         except Exception as exc:  # nothing trustworthy to load: record why and leave the graph as it was
             errors.append({"id": f"/subscriptions/{subscription_id}", "error": f"list: {error_text(exc)}"})
         else:
-            fetched, errors = fetch_resources(client, summaries, max_workers)
+            fetched, errors, vanished = fetch_resources(client, summaries, max_workers)
     finally:
         if own_client:
             client.close()
@@ -373,6 +385,7 @@ def scan_subscription(
         "listed": listed or 0,
         "depends_on": counts.get("depends_on", 0),
         "errors": errors,
+        "vanished": vanished,
         "complete": complete,
         "removed": removed,
         "duration_s": round(time.monotonic() - started, 3),
