@@ -34,7 +34,7 @@ from tenant_replicator.tfprovider.dynamic import (
 from tenant_replicator.tfprovider.ids import InvalidResourceAddress, build_resource_id, id_type, parse_type
 from tenant_replicator.tfprovider.install import write_cli_config
 from tenant_replicator.tfprovider.provider import export_output, project, refreshed_state, request_body
-from tenant_replicator.tfprovider.servicer import upgrade_state
+from tenant_replicator.tfprovider.servicer import replacement_reasons, upgrade_state
 
 
 class ArmEndpoint(Protocol):
@@ -630,3 +630,117 @@ def test_long_running_operations_and_throttling(
     nsg_id = f"{rg_id}/providers/Microsoft.Network/networkSecurityGroups/nsg"
     assert nsg_id.lower() in fake.resources
     assert ws.run("plan", "-detailed-exitcode", "-input=false").returncode == 0
+
+
+# ---------------------------------------------------------------- azapi v2 plan semantics
+
+
+def test_replacement_reasons_follow_azapi() -> None:
+    prior = {"type": "Microsoft.Network/virtualNetworks@2023-09-01", "location": "West Europe"}
+    assert replacement_reasons(prior, {**prior, "type": "microsoft.network/virtualnetworks@2024-05-01"}) == []
+    assert replacement_reasons(prior, {**prior, "location": "westeurope"}) == []
+    assert replacement_reasons(prior, {**prior, "location": "northeurope"}) == ["location"]
+    assert replacement_reasons(prior, {**prior, "type": "Microsoft.Network/routeTables@2023-09-01"}) == [
+        "type"
+    ]
+    assert replacement_reasons(None, prior) == []
+
+
+def _nsg(rg_id: str, name: str, type_: str = NSG_TYPE, location: str = LOCATION) -> dict:
+    return {"type": type_, "name": name, "parent_id": rg_id, "location": location, "body": {"properties": {}}}
+
+
+def test_api_version_bump_updates_in_place_and_location_change_replaces(
+    simulator: ArmEndpoint, terraform_binary: str, tmp_path: Any
+) -> None:
+    ws = make_workspace(tmp_path, simulator)
+    rg = f"rg-sem-{os.urandom(3).hex()}"
+    rg_id = f"/subscriptions/{TARGET_SUB}/resourceGroups/{rg}"
+    group = {"type": RG_TYPE, "name": rg, "parent_id": f"/subscriptions/{TARGET_SUB}", "location": LOCATION}
+    ws.write(_config({"rg": group, "nsg": {**_nsg(rg_id, "nsg-sem"), "depends_on": ["azapi_resource.rg"]}}))
+    _ok(ws.run("apply", "-auto-approve", "-json", "-input=false"), "apply")
+
+    # Same region spelled the display way: no diff at all.
+    ws.write(_config({"rg": group, "nsg": {**_nsg(rg_id, "nsg-sem", location="West Europe")}}))
+    assert ws.run("plan", "-detailed-exitcode", "-input=false").returncode == 0
+
+    # A newer api-version is an in-place update (PUT with the new version), never a replacement.
+    bumped = _nsg(rg_id, "nsg-sem", type_="Microsoft.Network/networkSecurityGroups@2024-05-01")
+    ws.write(_config({"rg": group, "nsg": bumped}))
+    plan = ws.run("plan", "-detailed-exitcode", "-input=false", "-json", "-out=tfplan")
+    assert plan.returncode == 2 and _planned_actions(plan) == {"azapi_resource.nsg": "update"}
+    _ok(ws.run("apply", "-auto-approve", "-json", "tfplan"), "apply api-version bump")
+    assert ws.run("plan", "-detailed-exitcode", "-input=false").returncode == 0
+
+    # Another region is a new resource, as in azapi.
+    moved = {**bumped, "location": "northeurope"}
+    ws.write(_config({"rg": group, "nsg": moved}))
+    plan = ws.run("plan", "-detailed-exitcode", "-input=false", "-json")
+    assert plan.returncode == 2 and _planned_actions(plan) == {"azapi_resource.nsg": "replace"}
+    _ok(ws.run("destroy", "-auto-approve", "-json"), "destroy")
+
+
+def test_existing_resource_must_be_imported(
+    simulator: ArmEndpoint, terraform_binary: str, tmp_path: Any
+) -> None:
+    """Like azapi: create refuses to adopt an existing resource; an ``import`` block adopts it."""
+    ws = make_workspace(tmp_path, simulator)
+    rg = f"rg-imp-{os.urandom(3).hex()}"
+    rg_id = f"/subscriptions/{TARGET_SUB}/resourceGroups/{rg}"
+    nsg_id = f"{rg_id}/providers/Microsoft.Network/networkSecurityGroups/nsg-existing"
+    headers = {"Authorization": "Bearer test"}
+    for path, version, body in (
+        (rg_id, "2021-04-01", {"location": LOCATION}),
+        (nsg_id, "2023-09-01", {"location": LOCATION, "tags": {"made": "by-hand"}}),
+    ):
+        made = requests.put(
+            f"{simulator.endpoint}{path}",
+            params={"api-version": version},
+            json=body,
+            headers=headers,
+            verify=simulator.ca_file,
+            timeout=30,
+        )
+        assert made.status_code in (200, 201), made.text
+    wanted = {**_nsg(rg_id, "nsg-existing"), "tags": {"made": "by-terraform"}}
+    ws.write(_config({"nsg": wanted}))
+    apply = ws.run("apply", "-auto-approve", "-json", "-input=false")
+    assert apply.returncode == 1
+    errors = [
+        e["diagnostic"]
+        for e in apply.events()
+        if e.get("type") == "diagnostic" and e["diagnostic"]["severity"] == "error"
+    ]
+    assert [d["summary"] for d in errors] == ["Resource already exists"]
+    assert nsg_id in errors[0]["detail"] and "imported" in errors[0]["detail"]
+    assert _arm_get(simulator, nsg_id, "2023-09-01").json()["tags"] == {"made": "by-hand"}  # untouched
+
+    config = _config({"nsg": wanted})
+    config["import"] = [{"to": "azapi_resource.nsg", "id": f"{nsg_id}?api-version=2023-09-01"}]
+    ws.write(config)
+    plan = ws.run("plan", "-input=false", "-json", "-out=tfplan")
+    _ok(plan, "plan with import")
+    assert _planned_actions(plan) == {"azapi_resource.nsg": "update"}
+    _ok(ws.run("apply", "-auto-approve", "-json", "tfplan"), "apply import")
+    assert _arm_get(simulator, nsg_id, "2023-09-01").json()["tags"] == {"made": "by-terraform"}
+    ws.write(_config({"nsg": wanted}))
+    assert ws.run("plan", "-detailed-exitcode", "-input=false").returncode == 0
+    assert _ids(ws)["nsg"] == nsg_id
+
+
+def test_validate_requires_parent_id_except_for_resource_groups(
+    simulator: ArmEndpoint, terraform_binary: str, tmp_path: Any
+) -> None:
+    ws = make_workspace(tmp_path, simulator)
+    ws.write(
+        _config(
+            {
+                "rg": {"type": RG_TYPE, "name": "rg-no-parent", "location": LOCATION},
+                "nsg": {"type": NSG_TYPE, "name": "nsg-no-parent", "location": LOCATION},
+            },
+            provider={"subscription_id": TARGET_SUB},
+        )
+    )
+    result = json.loads(ws.run("validate", "-json").stdout)
+    errors = [(d.get("address"), d["summary"]) for d in result["diagnostics"] if d["severity"] == "error"]
+    assert errors == [("azapi_resource.nsg", "Missing required argument")]
