@@ -1050,3 +1050,37 @@ def test_seed_config_applies_to_the_simulator_and_converges(simulator: dict, tmp
         assert status == 200, (target_id, status)
         assert body["id"].lower() == target_id.lower()
         assert source.lower() not in json.dumps(body).lower(), target_id
+
+
+def test_strip_paths_language() -> None:
+    from tenant_replicator.iac.rewrite import strip_paths
+
+    body = {
+        "properties": {
+            "ProvisioningState": "Succeeded",  # keys match case-insensitively
+            "lastModifiedAt": "t",
+            "lastModifiedBy": "u",
+            "lastSeen": "keep",  # glob
+            "items": [{"id": "x", "name": "a", "deep": {"etag": "e", "v": 1}}, {"id": "y", "name": "b"}],
+            "byKey": {"k1": {"clientId": "c", "keep": 1}, "k2": {"clientId": "d"}},
+        },
+        "sku": {"etag": "not under properties: kept"},
+    }
+    strip_paths(
+        body,
+        (
+            "properties.provisioningState",
+            "properties.lastModified*",
+            "properties.items.id",
+            "properties.byKey.*.clientId",
+            "properties.**.etag",
+        ),
+    )
+    assert body == {
+        "properties": {
+            "lastSeen": "keep",
+            "items": [{"name": "a", "deep": {"v": 1}}, {"name": "b"}],
+            "byKey": {"k1": {"keep": 1}, "k2": {}},
+        },
+        "sku": {"etag": "not under properties: kept"},
+    }

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tenant_replicator.iac.ids import ParsedId, parse_resource_id, prefixes_longest_first
-from tenant_replicator.iac.naming import global_name, label_for
+from tenant_replicator.iac.naming import global_name, label_for, short_hash
 from tenant_replicator.iac.registry import (
     BODY_KEYS,
     DNS_LABEL,
@@ -248,9 +248,9 @@ def _assign_names(rgs: list[_Item], items: list[_Item], source: str, target: str
         rule = item.info.name_rule
         if item.info.globally_unique and rule is not None:
             candidate = global_name(name, nonce, rule)
-            n = 1
+            n = 0
             while (item.type.lower(), candidate.lower()) in used:  # two long names cut to the same stem
-                candidate = global_name(f"{name}{n}", nonce, rule)
+                candidate = global_name(f"{name}{short_hash(f'{item.key}{n}', 4)}", nonce, rule)
                 n += 1
             name = candidate
         else:

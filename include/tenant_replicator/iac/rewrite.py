@@ -36,38 +36,67 @@ _HOST_SUFFIXES = (
 # ---------------------------------------------------------------- read-only stripping
 
 
-@lru_cache(maxsize=4096)
-def _compile(path: str) -> tuple[str, ...]:
-    return tuple(seg.lower() for seg in path.split("."))
+_END = "\0end"
+_PATTERNS = "\0patterns"
+
+
+@lru_cache(maxsize=1024)
+def _trie(paths: tuple[str, ...]) -> dict[str, Any]:
+    """All paths of one type as a trie, so a body is walked once however many paths there are."""
+    root: dict[str, Any] = {}
+    for path in paths:
+        node = root
+        for seg in path.lower().split("."):
+            node = node.setdefault(seg, {})
+        node[_END] = True
+    stack = [root]
+    while stack:  # index glob segments ("lastModified*") once
+        node = stack.pop()
+        node[_PATTERNS] = [
+            (k, v)
+            for k, v in node.items()
+            if k[0] != "\0" and k not in ("*", "**") and any(c in k for c in "*?[")
+        ]
+        stack.extend(v for k, v in node.items() if k[0] != "\0")
+    return root
 
 
 def strip_paths(value: Any, paths: Iterable[str]) -> None:
     """Remove every dotted path from ``value`` in place (lists traversed, '*' any key, '**' any depth)."""
-    for path in paths:
-        _strip(value, _compile(path))
+    _strip(value, ((_trie(tuple(paths)), False),))
 
 
-def _strip(node: Any, segs: tuple[str, ...]) -> None:
+def _strip(node: Any, active: tuple[tuple[dict[str, Any], bool], ...]) -> None:
     if isinstance(node, list):
         for item in node:
-            _strip(item, segs)
+            _strip(item, active)
         return
-    if not isinstance(node, dict) or not segs:
+    if not isinstance(node, dict):
         return
-    head, rest = segs[0], segs[1:]
-    if head == "**":
-        _strip(node, rest)
-        for child in list(node.values()):
-            _strip(child, segs)
-        return
-    wild = head == "*" or any(c in head for c in "*?[")
+    expanded = list(active)
+    for trie, _sticky in active:
+        if "**" in trie:
+            expanded.append((trie["**"], True))  # '**' matches here (zero levels) and below
     for key in list(node):
-        if not (head == "*" or (fnmatch.fnmatchcase(key.lower(), head) if wild else key.lower() == head)):
-            continue
-        if rest:
-            _strip(node[key], rest)
-        else:
+        low = key.lower()
+        nxt: list[tuple[dict[str, Any], bool]] = []
+        doomed = False
+        for trie, sticky in expanded:
+            subs = [trie[low]] if low in trie and low[:1] != "\0" else []
+            if "*" in trie:
+                subs.append(trie["*"])
+            subs.extend(sub for pattern, sub in trie[_PATTERNS] if fnmatch.fnmatchcase(low, pattern))
+            for sub in subs:
+                if sub.get(_END):
+                    doomed = True
+                else:
+                    nxt.append((sub, False))
+            if sticky:
+                nxt.append((trie, True))
+        if doomed:
             del node[key]
+        elif nxt and isinstance(node[key], (dict, list)):
+            _strip(node[key], tuple(nxt))
 
 
 def copy_json(value: Any) -> Any:
