@@ -1084,3 +1084,17 @@ def test_strip_paths_language() -> None:
         },
         "sku": {"etag": "not under properties: kept"},
     }
+
+
+def test_resource_in_an_unlisted_group_keeps_a_rewritten_parent_and_is_reported() -> None:
+    rid = f"/subscriptions/{SRC}/resourceGroups/rg-unlisted/providers/Microsoft.Network/routeTables/rt"
+    res = generate([_res(rid, "Microsoft.Network/routeTables", properties={})], [], SRC, TGT, NONCE)
+    _, rt = _by_name(res, "Microsoft.Network/routeTables", "rt")
+    assert rt["parent_id"] == f"/subscriptions/{TGT}/resourceGroups/rg-unlisted"
+    assert res.unmapped_references == [
+        {
+            "id": rid,
+            "reference": f"/subscriptions/{SRC}/resourceGroups/rg-unlisted",
+            "rewritten": rt["parent_id"],
+        }
+    ]

@@ -359,8 +359,9 @@ def generate(
             "type": f"{RG_TYPE}@{rg.info.default_api_version}",
             "name": rg.target_name,
             "parent_id": f"/subscriptions/{target}",
-            "location": rg.payload.get("location"),
         }
+        if rg.payload.get("location"):
+            block["location"] = rg.payload["location"]
         if rg.payload.get("tags"):
             block["tags"] = rw.value(rg.payload["tags"], rg.source_id, rg.label)
         pending.append((rg, block))
