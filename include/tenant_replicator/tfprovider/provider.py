@@ -266,9 +266,8 @@ class AzapiResource(Resource):
         resource_id, _, query = id.partition("?")
         try:
             resource_type = id_type(resource_id)
-            api_version = parse_qs(query).get("api-version", [None])[
-                0
-            ] or self.provider.client.latest_api_version(resource_id, resource_type)
+            api_version = parse_qs(query).get("api-version", [""])[0]
+            api_version = api_version or self.provider.client.latest_api_version(resource_id, resource_type)
             response = self.provider.client.get(resource_id, api_version)
         except InvalidResourceAddress as exc:
             ctx.diagnostics.add_error("Invalid import ID", str(exc))
