@@ -716,7 +716,8 @@ def test_existing_resource_must_be_imported(
     assert _arm_get(simulator, nsg_id, "2023-09-01").json()["tags"] == {"made": "by-hand"}  # untouched
 
     config = _config({"nsg": wanted})
-    config["import"] = [{"to": "azapi_resource.nsg", "id": f"{nsg_id}?api-version=2023-09-01"}]
+    # no ?api-version=: the newest stable one ARM lists for the type is used, as azapi does
+    config["import"] = [{"to": "azapi_resource.nsg", "id": nsg_id}]
     ws.write(config)
     plan = ws.run("plan", "-input=false", "-json", "-out=tfplan")
     _ok(plan, "plan with import")
