@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GRACE_S = 30.0
 _POLL_S = 0.05
+_KILL_WAIT_S = 5.0
 
 
 @dataclass
@@ -129,6 +130,7 @@ class ManagedProcess:
     def _wait(self, proc: subprocess.Popen[str], started: float, timeout: float | None) -> bool:
         """Poll until the leader exits; escalate on timeout/stop. Returns True if SIGKILL was sent."""
         deadline = started + timeout if timeout is not None else None
+        delay = 0.002  # short commands return fast; long ones are polled every _POLL_S
         while not _exited(proc.pid):
             now = time.monotonic()
             if deadline is not None and now >= deadline and self._interrupted_at is None:
@@ -140,7 +142,8 @@ class ManagedProcess:
             if self._interrupted_at is not None and now - self._interrupted_at >= self.grace_s:
                 log.warning("grace period of %.1fs over; killing process group %s", self.grace_s, proc.pid)
                 return self._finish(proc, grace_s=0)
-            time.sleep(_POLL_S)
+            time.sleep(delay)
+            delay = min(delay * 2, _POLL_S)
         return self._finish(proc, grace_s=0)
 
     def _finish(self, proc: subprocess.Popen[str], grace_s: float | None = None) -> bool:
@@ -151,8 +154,12 @@ class ManagedProcess:
             end = (self._interrupted_at or time.monotonic()) + limit
             while not _exited(proc.pid) and time.monotonic() < end:
                 time.sleep(_POLL_S)
-        # The leader is a zombie (or alive) here, so its pgid is still ours: kill stragglers.
+        # The leader is a zombie (or alive) here, so its pgid is still ours: kill stragglers, and
+        # wait (bounded) until the kernel has actually removed them before reaping the leader.
         _killpg(proc.pid, signal.SIGKILL)
+        end = time.monotonic() + _KILL_WAIT_S
+        while _group_members(proc.pid, exclude=proc.pid) and time.monotonic() < end:
+            time.sleep(0.005)
         proc.wait()
         return proc.returncode == -signal.SIGKILL
 
@@ -201,6 +208,26 @@ def _exited(pid: int) -> bool:
     except ChildProcessError:
         return True
     return info is not None
+
+
+def _group_members(pgid: int, exclude: int | None = None) -> list[int]:
+    """Live (not zombie/dead) processes of process group ``pgid``; ``[]`` where /proc is absent."""
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return members
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == exclude:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            members.append(int(entry))
+    return members
 
 
 def _killpg(pgid: int, sig: int) -> None:
