@@ -50,14 +50,14 @@ with DAG(
     },
 ) as dag:
 
-    @task
+    @task(multiple_outputs=False)
     def prepare(**context: Any) -> dict[str, Any]:
         from tenant_replicator import iteration
         from tenant_replicator.settings import load_settings
 
         return iteration.prepare(load_settings(), dict(context["params"]), context["run_id"])
 
-    @task
+    @task(multiple_outputs=False)
     def scan_source(ctx: dict[str, Any], **context: Any) -> dict[str, Any]:
         from tenant_replicator import iteration
         from tenant_replicator.settings import load_settings
@@ -68,7 +68,7 @@ with DAG(
             raise RuntimeError(f"source scan incomplete ({len(report['errors'])} unreadable): {report['errors'][:5]}")
         return report
 
-    @task
+    @task(multiple_outputs=False)
     def generate(ctx: dict[str, Any], source_scan: dict[str, Any]) -> dict[str, Any]:
         from tenant_replicator import iteration
         from tenant_replicator.settings import load_settings
@@ -82,7 +82,7 @@ with DAG(
         timeout="{{ params.apply_timeout_s }}",
     )
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", multiple_outputs=False)
     def scan_target(**context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowSkipException
 
@@ -103,7 +103,7 @@ with DAG(
         timeout=600,
     )
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", multiple_outputs=False)
     def record(**context: Any) -> dict[str, Any]:
         from tenant_replicator_airflow.loop import record_iteration
 

@@ -47,11 +47,12 @@ def test_parsing_the_dag_imports_no_cloud_or_graph_client():
 
     probe = (
         "import runpy, sys; runpy.run_path(sys.argv[1]); "
-        "print(','.join(m for m in ('azure.mgmt.resource', 'falkordb', 'neo4j', 'tenant_replicator.scan',"
+        "print('LOADED=' + ','.join(m for m in ('azure.mgmt.resource', 'falkordb', 'neo4j', 'tenant_replicator.scan',"
         " 'tenant_replicator.iac.generate') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe, str(DAGS / "tenant_replication.py")],
         capture_output=True, text=True, timeout=120, check=True,
     )
-    assert result.stdout.strip().splitlines()[-1:] in ([], [""])
+    loaded = [line for line in result.stdout.splitlines() if line.startswith("LOADED=")]
+    assert loaded == ["LOADED="]

@@ -121,6 +121,10 @@ def iteration_outcome(
             reasons.append(f"{apply_summary['failed_count']} resource(s) failed to apply")
         if apply_summary.get("timed_out"):
             reasons.append("apply timed out")
+        elif apply_summary.get("stopped"):
+            reasons.append("apply was stopped")
+        if not apply_summary.get("ok", True) and not reasons:
+            reasons.append(f"terraform exited with {apply_summary.get('exit_code')}")
         if apply_summary.get("not_started_count"):
             reasons.append(f"{apply_summary['not_started_count']} planned change(s) never started")
     if not target_scan or not target_scan.get("complete"):

@@ -149,7 +149,8 @@ def record(
     if state is None or state.get("started_at") != ctx["started_at"]:
         state = campaigns.new_state(spec, ctx["started_at"])  # a new chain of this campaign
     outcome = campaigns.iteration_outcome(
-        ctx["iteration"], ctx["run_id"], apply_summary, target_scan, fidelity_report
+        ctx["iteration"], ctx["run_id"], apply_summary=apply_summary, fidelity=fidelity_report,
+        target_scan=target_scan,
     )
     previous_fidelity = state.get("last_fidelity")
     state = campaigns.record_iteration(state, outcome, ctx["streak_before"])
