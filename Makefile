@@ -11,7 +11,7 @@ PLATFORM := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/amd6
 TERRAFORM_SHA256 := $(TERRAFORM_SHA256_$(PLATFORM))
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast lint clean terraform
+.PHONY: install demo test test-fast lint bench clean terraform
 
 install: $(STAMP) terraform
 
@@ -52,3 +52,6 @@ lint: install
 
 clean:
 	rm -rf .work
+
+bench: install
+	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/run.py $(BENCH)
