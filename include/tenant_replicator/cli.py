@@ -1,47 +1,36 @@
-"""`tenant-replicator` command: simulator, demo and the library's steps by hand."""
+"""`tenant-replicator` command. Each subcommand lives in its own module, registered in COMMANDS.
+
+A command module provides `configure(parser)` (add its arguments) and `run(args) -> int`;
+`sim` passes its arguments straight through to the simulator's own parser.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import sys
-from pathlib import Path
+
+# name -> (module, one-line help). Add a command by adding a line here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("tenant_replicator.commands.demo", "run the replication loop on the embedded default to its objective"),
+    "scan": ("tenant_replicator.commands.scan", "scan one subscription into the graph"),
+}
+PASS_THROUGH = {"sim": ("tenant_replicator.sim.server", "serve the ARM simulator (`tenant-replicator sim --help`)")}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tenant-replicator", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("sim", help="serve the ARM simulator (see `tenant-replicator sim --help`)", add_help=False)
-    demo = commands.add_parser("demo", help="run the replication loop on the embedded default to its objective")
-    demo.add_argument("--workdir", type=Path, default=Path(".work/demo"))
-    demo.add_argument("--keep", action="store_true", help="leave the stack and UI running afterwards")
-    demo.add_argument("--timeout", type=float, default=900)
-    scan = commands.add_parser("scan", help="scan one subscription into the graph")
-    scan.add_argument("subscription")
-    args, rest = parser.parse_known_args(argv)
-
-    if args.command == "sim":
-        from tenant_replicator.sim.server import main as sim_main
-
-        sim_main(rest)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in PASS_THROUGH:
+        importlib.import_module(PASS_THROUGH[argv[0]][0]).main(argv[1:])
         return 0
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    if args.command == "demo":
-        from tenant_replicator.demo import run_demo
-
-        return run_demo(args.workdir.resolve(), keep=args.keep, timeout=args.timeout)
-    if args.command == "scan":
-        import uuid
-
-        from tenant_replicator.iteration import scan as scan_step
-        from tenant_replicator.settings import load_settings
-
-        report = scan_step(load_settings(), args.subscription, f"cli-{uuid.uuid4().hex[:8]}")
-        json.dump(report, sys.stdout, indent=1)
-        print()
-        return 0 if report["complete"] else 2
-    return 1
+    parser = argparse.ArgumentParser(prog="tenant-replicator", description="Replicate an Azure subscription.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, help_text) in PASS_THROUGH.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    for name, (module, help_text) in COMMANDS.items():
+        importlib.import_module(module).configure(sub.add_parser(name, help=help_text, description=help_text))
+    args = parser.parse_args(argv)
+    return int(importlib.import_module(COMMANDS[args.command][0]).run(args) or 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Subcommands of `tenant-replicator` (see cli.COMMANDS)."""
