@@ -8,7 +8,6 @@ The counters travel in the next run's conf (replayable from the UI); the campaig
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.python import ShortCircuitOperator
@@ -121,8 +120,18 @@ with DAG(
         wait_for_completion=False,
     )
 
+    @task(trigger_rule="one_failed", on_failure_callback=None)
+    def iteration_failed(**context: Any) -> None:
+        """Marks the run failed when any step failed (the chain itself may still go on)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a step of this iteration failed; see the failed task's log")
+
     ctx = prepare()
     source_scan = scan_source(ctx)
     generated = generate(ctx, source_scan)
     target_scan = scan_target()
-    generated >> apply >> target_scan >> fidelity >> record() >> should_continue >> trigger_next
+    recorded = record()
+    steps = [ctx, source_scan, generated, apply, target_scan, fidelity, recorded, should_continue, trigger_next]
+    generated >> apply >> target_scan >> fidelity >> recorded >> should_continue >> trigger_next
+    steps >> iteration_failed()

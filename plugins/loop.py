@@ -48,8 +48,12 @@ def record_iteration(context: dict[str, Any]) -> dict[str, Any]:
         send_slack(
             conn_id,
             notify.fidelity_change_message(
-                ctx["campaign_id"], ctx["iteration"], decision["previous_fidelity"],
-                fidelity["overall_percent"], fidelity, url,
+                ctx["campaign_id"],
+                ctx["iteration"],
+                decision["previous_fidelity"],
+                fidelity["overall_percent"],
+                fidelity,
+                url,
             ),
         )
     if not decision["continue"] and state.get("end_alerted_run") != ctx["run_id"]:
@@ -59,7 +63,10 @@ def record_iteration(context: dict[str, Any]) -> dict[str, Any]:
     Variable.set(key, state, serialize_json=True)
     log.info(
         "iteration %s: success=%s fidelity=%s consecutive=%s -> %s",
-        ctx["iteration"], decision["success"], state["last_fidelity"], state["consecutive_successes"],
+        ctx["iteration"],
+        decision["success"],
+        state["last_fidelity"],
+        state["consecutive_successes"],
         "continue" if decision["continue"] else (decision["stop_reason"] or "objective met"),
     )
     next_conf = {name: params.get(name) for name in INHERITED_PARAMS} | decision.pop("next_counters")

@@ -63,8 +63,12 @@ def test_counter_resets_on_failure_and_rerecording_a_run_does_not_double_count()
 
 def test_objective_needs_fidelity_too_and_safety_limits_stop():
     objective = c.Objective(fidelity_percent=95, consecutive_successes=3, max_iterations=5, max_hours=24)
-    state = {"last_fidelity": 94.9, "consecutive_successes": 9, "iteration": 1,
-             "started_at": datetime.now(UTC).isoformat()}
+    state = {
+        "last_fidelity": 94.9,
+        "consecutive_successes": 9,
+        "iteration": 1,
+        "started_at": datetime.now(UTC).isoformat(),
+    }
     assert not c.objective_met(state, objective)
     assert c.safety_stop_reason(state, objective) is None
     assert "max iterations" in c.safety_stop_reason(state | {"iteration": 5}, objective)

@@ -21,9 +21,20 @@ def dag():
 def test_loop_shape(dag):
     order = [t.task_id for t in dag.topological_sort()]
     assert order == [
-        "prepare", "scan_source", "generate", "apply", "scan_target", "fidelity", "record",
-        "should_continue", "trigger_next_iteration",
+        "prepare",
+        "scan_source",
+        "generate",
+        "apply",
+        "scan_target",
+        "fidelity",
+        "record",
+        "should_continue",
+        "trigger_next_iteration",
+        "iteration_failed",
     ]
+    # a run whose step failed is shown failed, though the chain may go on
+    assert dag.task_dict["iteration_failed"].trigger_rule == "one_failed"
+    assert dag.task_dict["iteration_failed"].upstream_task_ids == set(order[:-1])
     assert dag.max_active_runs == 1
     assert dag.task_dict["trigger_next_iteration"].trigger_dag_id == "tenant_replication"
     # a failed apply is still rescanned and recorded (and resets the counter), so the loop goes on
@@ -52,7 +63,10 @@ def test_parsing_the_dag_imports_no_cloud_or_graph_client():
     )
     result = subprocess.run(
         [sys.executable, "-c", probe, str(DAGS / "tenant_replication.py")],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     loaded = [line for line in result.stdout.splitlines() if line.startswith("LOADED=")]
     assert loaded == ["LOADED="]

@@ -29,15 +29,24 @@ def test_type_is_matched_case_insensitively_and_keyed_canonically():
     target = [resource(TGT, "Microsoft.Insights/dataCollectionRules", "dcr1")]
     name_map = {source[0]["id"].lower(): target[0]["id"]}
     report = compute_fidelity(
-        source, target, name_map, source_complete=True, target_complete=True,
+        source,
+        target,
+        name_map,
+        source_complete=True,
+        target_complete=True,
         canonical_type=lambda t: "Microsoft.Insights/dataCollectionRules",
     )
     assert report["overall_percent"] == 100.0
-    assert report["per_type"] == {"Microsoft.Insights/dataCollectionRules": {"source": 1, "matched": 1, "percent": 100.0}}
+    assert report["per_type"] == {
+        "Microsoft.Insights/dataCollectionRules": {"source": 1, "matched": 1, "percent": 100.0}
+    }
 
 
 def test_one_target_cannot_match_two_sources_and_percent_is_capped():
-    source = [resource(SRC, "Microsoft.Storage/storageAccounts", "a"), resource(SRC, "Microsoft.Storage/storageAccounts", "b")]
+    source = [
+        resource(SRC, "Microsoft.Storage/storageAccounts", "a"),
+        resource(SRC, "Microsoft.Storage/storageAccounts", "b"),
+    ]
     target = [resource(TGT, "Microsoft.Storage/storageAccounts", "a")]
     both_to_a = {s["id"].lower(): target[0]["id"] for s in source}
     report = compute_fidelity(source, target, both_to_a, source_complete=True, target_complete=True)
@@ -48,7 +57,11 @@ def test_unmatched_reasons_and_out_of_scope():
     source = [resource(SRC, "Microsoft.Web/sites", n) for n in ("failed", "skipped", "never")]
     ids = [s["id"] for s in source]
     report = compute_fidelity(
-        source, [], {ids[0].lower(): ids[0].replace(SRC, TGT)}, source_complete=True, target_complete=False,
+        source,
+        [],
+        {ids[0].lower(): ids[0].replace(SRC, TGT)},
+        source_complete=True,
+        target_complete=False,
         out_of_scope={ids[1]: "managedBy set (platform-managed)"},
         failure_reasons={ids[0]: "409 Conflict"},
     )
@@ -62,10 +75,30 @@ def test_unmatched_reasons_and_out_of_scope():
 def test_property_score_maps_references_through_the_name_map():
     nsg_src = f"{SRC}/providers/Microsoft.Network/networkSecurityGroups/nsg"
     nsg_tgt = f"{TGT}/providers/Microsoft.Network/networkSecurityGroups/nsg"
-    source = [resource(SRC, "Microsoft.Network/virtualNetworks", "v", subnets=[
-        {"name": "s1", "properties": {"networkSecurityGroup": {"id": nsg_src}, "addressPrefix": "10.0.0.0/24"}}])]
-    good = [resource(TGT, "Microsoft.Network/virtualNetworks", "v", provisioningState="Succeeded", subnets=[
-        {"name": "s1", "properties": {"networkSecurityGroup": {"id": nsg_tgt.upper()}, "addressPrefix": "10.0.0.0/24"}}])]
+    source = [
+        resource(
+            SRC,
+            "Microsoft.Network/virtualNetworks",
+            "v",
+            subnets=[
+                {"name": "s1", "properties": {"networkSecurityGroup": {"id": nsg_src}, "addressPrefix": "10.0.0.0/24"}}
+            ],
+        )
+    ]
+    good = [
+        resource(
+            TGT,
+            "Microsoft.Network/virtualNetworks",
+            "v",
+            provisioningState="Succeeded",
+            subnets=[
+                {
+                    "name": "s1",
+                    "properties": {"networkSecurityGroup": {"id": nsg_tgt.upper()}, "addressPrefix": "10.0.0.0/24"},
+                }
+            ],
+        )
+    ]
     name_map = {source[0]["id"].lower(): good[0]["id"], nsg_src.lower(): nsg_tgt}
     report = compute_fidelity(source, good, name_map, source_complete=True, target_complete=True)
     assert report["property_score_percent"] == 100.0

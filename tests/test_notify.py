@@ -22,8 +22,13 @@ def test_failure_message_is_block_kit_with_run_link_and_redacted_error():
 
 
 def test_fidelity_change_lists_incomplete_types():
-    report = {"matched": 9, "source_total": 10, "property_score_percent": 99.0, "preexisting_target": 3,
-              "per_type": {"A/b": {"source": 5, "matched": 5}, "C/d": {"source": 5, "matched": 4}}}
+    report = {
+        "matched": 9,
+        "source_total": 10,
+        "property_score_percent": 99.0,
+        "preexisting_target": 3,
+        "per_type": {"A/b": {"source": 5, "matched": 5}, "C/d": {"source": 5, "matched": 4}},
+    }
     message = notify.fidelity_change_message("camp", 2, 50.0, 90.0, report, None)
     assert "50.0 % -> 90.0 %" in message["text"] and "+40.0" in message["text"]
     assert "C/d: 4/5" in str(message["blocks"]) and "A/b" not in str(message["blocks"])

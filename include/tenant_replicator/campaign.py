@@ -178,15 +178,12 @@ def record_iteration(state: dict[str, Any], outcome: IterationOutcome, streak_be
 
 
 def objective_met(state: dict[str, Any], objective: Objective) -> bool:
-    return (
-        (state.get("last_fidelity") or 0.0) >= objective.fidelity_percent
-        and state.get("consecutive_successes", 0) >= objective.consecutive_successes
-    )
+    return (state.get("last_fidelity") or 0.0) >= objective.fidelity_percent and state.get(
+        "consecutive_successes", 0
+    ) >= objective.consecutive_successes
 
 
-def safety_stop_reason(
-    state: dict[str, Any], objective: Objective, now: datetime | None = None
-) -> str | None:
+def safety_stop_reason(state: dict[str, Any], objective: Objective, now: datetime | None = None) -> str | None:
     """Why the chain must stop although the objective is not met, or None."""
     now = now or datetime.now(UTC)
     if state.get("iteration", 0) >= objective.max_iterations:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tenant_replicator import devstack
+from tenant_replicator.devstack import wait_for
 from tenant_replicator.slack_capture import read_messages
 
 DAG_ID = "tenant_replication"
@@ -38,17 +39,23 @@ def follow_chain(client: devstack.AirflowClient, campaign_key: str, timeout: flo
             )
         shown = len(state.get("history", []))
         if state.get("status") in {"objective_met", "stopped"}:
+            # the recording run still has its last tasks to finish
+            wait_for(lambda: not _active_runs(client), max(5.0, deadline - time.monotonic()), "last run", 0.5)
             return state
         failed = [r for r in client.runs(DAG_ID) if r["state"] == "failed"]
-        if failed and not any(r["state"] in {"queued", "running"} for r in client.runs(DAG_ID)):
+        if failed and not _active_runs(client):
             raise RuntimeError(f"the chain stopped with failed run {failed[-1]['dag_run_id']}")
         time.sleep(2)
     raise TimeoutError(f"the chain did not end within {timeout:.0f} s")
 
 
+def _active_runs(client: devstack.AirflowClient) -> list[dict]:
+    return [r for r in client.runs(DAG_ID) if r["state"] in {"queued", "running"}]
+
+
 def run_demo(workdir: Path, keep: bool = False, timeout: float = 900) -> int:
-    from tenant_replicator.sim.seed import SOURCE_SUBSCRIPTION_ID, TARGET_SUBSCRIPTION_ID
     from tenant_replicator.campaign import campaign_id_for
+    from tenant_replicator.sim.seed import SOURCE_SUBSCRIPTION_ID, TARGET_SUBSCRIPTION_ID
 
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -65,9 +72,11 @@ def run_demo(workdir: Path, keep: bool = False, timeout: float = 900) -> int:
         print(f"triggered {DAG_ID} ({run_id}): {SOURCE_SUBSCRIPTION_ID} -> {TARGET_SUBSCRIPTION_ID}", flush=True)
         key = f"tenant_replication__{campaign_id_for(SOURCE_SUBSCRIPTION_ID, TARGET_SUBSCRIPTION_ID)}"
         state = follow_chain(client, key, timeout, echo=lambda line: print(line, flush=True))
-        print(f"chain ended: {state['status']} after {state['iteration']} iterations, fidelity "
-              f"{state['last_fidelity']} %, {state['consecutive_successes']} consecutive successes "
-              f"({time.monotonic() - started:.0f} s)")
+        print(
+            f"chain ended: {state['status']} after {state['iteration']} iterations, fidelity "
+            f"{state['last_fidelity']} %, {state['consecutive_successes']} consecutive successes "
+            f"({time.monotonic() - started:.0f} s)"
+        )
         for message in read_messages(stack.slack_capture_file):
             print(f"  slack: {message['text']}")
         if keep:

@@ -57,7 +57,11 @@ class Service:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            self.command,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         log.close()
@@ -124,8 +128,17 @@ def start_simulator(stack: Stack, fresh: bool = True) -> None:
     ready = sim_dir / "ready.json"
     ready.unlink(missing_ok=True)
     command = [
-        sys.executable, "-m", "tenant_replicator.sim.server", "--port", "0",
-        "--state-file", str(sim_dir / "state.json"), "--tls-dir", str(sim_dir / "tls"), "--ready-file", str(ready),
+        sys.executable,
+        "-m",
+        "tenant_replicator.sim.server",
+        "--port",
+        "0",
+        "--state-file",
+        str(sim_dir / "state.json"),
+        "--tls-dir",
+        str(sim_dir / "tls"),
+        "--ready-file",
+        str(ready),
     ]
     if fresh:
         command.append("--reset")
@@ -156,8 +169,15 @@ def start_graph(stack: Stack) -> None:
 def start_slack_capture(stack: Stack) -> None:
     port = free_port()
     stack.slack_capture_file = stack.workdir / "slack_capture.jsonl"
-    command = [sys.executable, "-m", "tenant_replicator.slack_capture", "--port", str(port),
-               "--out", str(stack.slack_capture_file)]
+    command = [
+        sys.executable,
+        "-m",
+        "tenant_replicator.slack_capture",
+        "--port",
+        str(port),
+        "--out",
+        str(stack.slack_capture_file),
+    ]
     stack.services.append(Service("slack-capture", command, stack.env, stack.workdir / "logs/slack.log").start())
     wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True, 15, "Slack capture")
     # A webhook connection whose URL is the capture server (never the internet in tests/demo).
@@ -232,15 +252,18 @@ class AirflowClient:
     def __init__(self, base_url: str, user: str, password: str) -> None:
         self.base_url = base_url
         body = json.dumps({"username": user, "password": password}).encode()
-        request = urllib.request.Request(f"{base_url}/auth/token", data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{base_url}/auth/token", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             self.token = json.loads(response.read())["access_token"]
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
-            f"{self.base_url}/api/v2{path}", data=data, method=method,
+            f"{self.base_url}/api/v2{path}",
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:

@@ -14,12 +14,14 @@ from typing import Any
 
 from tenant_replicator import campaign as campaigns
 from tenant_replicator.fidelity import compute_fidelity
+from tenant_replicator.preflight import preflight
 from tenant_replicator.settings import Settings
 
 
 def prepare(settings: Settings, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     """Validate the campaign and lay out its directory; refuses target == source before anything runs."""
     spec = campaigns.parse_spec(params)
+    preflight(settings)
     directory = campaigns.campaign_dir(settings.home, spec.campaign_id)
     tf_dir = directory / "terraform"
     tf_dir.mkdir(exist_ok=True, mode=0o700)
@@ -78,9 +80,7 @@ def generate(settings: Settings, ctx: dict[str, Any]) -> dict[str, Any]:
         groups = read_resource_groups(store, ctx["source_subscription"])
     finally:
         store.close()
-    result = generate_config(
-        resources, groups, ctx["source_subscription"], ctx["target_subscription"], ctx["nonce"]
-    )
+    result = generate_config(resources, groups, ctx["source_subscription"], ctx["target_subscription"], ctx["nonce"])
     write_config(result, Path(ctx["tf_dir"]))
     _write_json(Path(ctx["campaign_dir"]) / "skipped.json", result.skipped)
     return {
@@ -149,7 +149,10 @@ def record(
     if state is None or state.get("started_at") != ctx["started_at"]:
         state = campaigns.new_state(spec, ctx["started_at"])  # a new chain of this campaign
     outcome = campaigns.iteration_outcome(
-        ctx["iteration"], ctx["run_id"], apply_summary=apply_summary, fidelity=fidelity_report,
+        ctx["iteration"],
+        ctx["run_id"],
+        apply_summary=apply_summary,
+        fidelity=fidelity_report,
         target_scan=target_scan,
     )
     previous_fidelity = state.get("last_fidelity")

@@ -11,7 +11,9 @@ from typing import Any
 
 _SECRET_PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)((?:password|passwd|pwd|secret|accountkey|sharedaccesskey|client_secret|token)\s*[=:]\s*)[^\s;,&\"']+"),
+    re.compile(
+        r"(?i)((?:password|passwd|pwd|secret|accountkey|sharedaccesskey|client_secret|token)\s*[=:]\s*)[^\s;,&\"']+"
+    ),
     re.compile(r"(?i)([?&]sig=)[^&\s\"']+"),
     re.compile(r"(?i)(https://hooks\.slack\.com/services/)[^\s\"']+"),
     re.compile(r"(xox[abprs]-)[A-Za-z0-9-]+"),

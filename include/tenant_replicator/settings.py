@@ -38,9 +38,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     endpoint = env.get("TENANT_REPLICATOR_ARM_ENDPOINT", PUBLIC_ARM_ENDPOINT).rstrip("/")
     parsed = urlparse(endpoint)
     if parsed.scheme != "https" or not parsed.hostname:
-        raise ConfigurationError(
-            f"TENANT_REPLICATOR_ARM_ENDPOINT={endpoint!r} is not an https URL (ARM needs TLS)"
-        )
+        raise ConfigurationError(f"TENANT_REPLICATOR_ARM_ENDPOINT={endpoint!r} is not an https URL (ARM needs TLS)")
     ca_file = env.get("TENANT_REPLICATOR_ARM_CA_FILE") or None
     if ca_file and not Path(ca_file).is_file():
         raise ConfigurationError(f"TENANT_REPLICATOR_ARM_CA_FILE={ca_file!r} does not exist")

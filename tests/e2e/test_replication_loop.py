@@ -62,3 +62,34 @@ def test_chain_reaches_objective_under_real_scheduler(stack):
     texts = [m["text"] for m in read_messages(stack.slack_capture_file)]
     assert any("fidelity" in t for t in texts)
     assert any("objective met" in t for t in texts)
+
+
+def test_target_equal_to_source_is_refused_before_anything_runs(stack):
+    from tenant_replicator.sim.seed import SOURCE_SUBSCRIPTION_ID as SRC
+
+    client = devstack.AirflowClient(stack.api_url, devstack.ADMIN_USER, stack.admin_password)
+    devstack.wait_for(lambda: client.call("GET", f"/dags/{DAG_ID}"), 120, "DAG parsed", 1)
+    writes_before = sim_stats(stack)["writes"]
+    run_id = client.trigger(DAG_ID, demo_conf(SRC, SRC.upper()))
+
+    def finished():
+        run = client.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}")
+        return run if run["state"] in {"success", "failed"} else None
+
+    run = devstack.wait_for(finished, 180, "refused run to finish", 1)
+    assert run["state"] == "failed"
+    states = {
+        ti["task_id"]: ti["state"]
+        for ti in client.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    }
+    assert states["prepare"] == "failed"
+    assert states["apply"] in {"upstream_failed", None}
+    assert states["trigger_next_iteration"] != "success"
+    assert sim_stats(stack)["writes"] == writes_before  # nothing written anywhere
+    failure = devstack.wait_for(
+        lambda: [m for m in read_messages(stack.slack_capture_file) if "`prepare` failed" in m["text"]],
+        60,
+        "failure alert in Slack capture",
+        1,
+    )
+    assert "refusing to write into the source" in str(failure[0]["blocks"])
