@@ -41,7 +41,13 @@ def record_iteration(context: dict[str, Any]) -> dict[str, Any]:
     fidelity = ti.xcom_pull(task_ids="fidelity")
     key = variable_key(ctx["campaign_id"])
     state = Variable.get(key, default=None, deserialize_json=True)
+    previous_per_type = ((state or {}).get("last_report") or {}).get("per_type", {})
     state, decision = iteration.record(state, ctx, apply_summary, target_scan, fidelity)
+    # what the campaign page and the status DAG show, bounded so the Variable stays small
+    state["dag_id"] = context["dag_run"].dag_id
+    if fidelity is not None:
+        state["last_report"] = _trim(fidelity)
+    state["last_apply"] = _trim_apply(apply_summary, ti.xcom_pull(task_ids="apply", key="apply_error"))
     url = run_url(context)
     conn_id = params.get("slack_conn_id")
     if decision["fidelity_changed"] and fidelity is not None:
@@ -54,6 +60,7 @@ def record_iteration(context: dict[str, Any]) -> dict[str, Any]:
                 fidelity["overall_percent"],
                 fidelity,
                 url,
+                previous_per_type=previous_per_type,
             ),
         )
     if not decision["continue"] and state.get("end_alerted_run") != ctx["run_id"]:
@@ -94,6 +101,13 @@ def _scan_summary(scan: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: scan.get(k) for k in ("scan_id", "resources", "resource_groups", "complete", "duration_s")} | {
         "error_count": len(scan.get("errors", []))
     }
+
+
+def _trim_apply(summary: dict[str, Any] | None, error: dict[str, Any] | None) -> dict[str, Any] | None:
+    if summary is None:
+        return {"ok": False, "error": (error or {}).get("error", "apply did not run")[:1000]}
+    keep = ("plan", "applied", "failed", "failed_count", "arm_error_codes", "timed_out", "ok", "duration_s")
+    return {k: summary.get(k) for k in keep} | {"failed": (summary.get("failed") or [])[:20]}
 
 
 def _trim(report: dict[str, Any] | None, limit: int = 50) -> dict[str, Any] | None:

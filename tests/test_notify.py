@@ -29,6 +29,8 @@ def test_fidelity_change_lists_incomplete_types():
         "preexisting_target": 3,
         "per_type": {"A/b": {"source": 5, "matched": 5}, "C/d": {"source": 5, "matched": 4}},
     }
-    message = notify.fidelity_change_message("camp", 2, 50.0, 90.0, report, None)
+    previous = {"A/b": {"source": 5, "matched": 5}, "C/d": {"source": 5, "matched": 2}}
+    message = notify.fidelity_change_message("camp", 2, 50.0, 90.0, report, None, previous_per_type=previous)
     assert "50.0 % -> 90.0 %" in message["text"] and "+40.0" in message["text"]
-    assert "C/d: 4/5" in str(message["blocks"]) and "A/b" not in str(message["blocks"])
+    blocks = str(message["blocks"])
+    assert "C/d: 2 -> 4/5" in blocks and "C/d: 4/5" in blocks and "A/b" not in blocks

@@ -103,6 +103,9 @@ class IterationOutcome:
     fidelity_percent: float | None
     reasons: list[str]
     finished_at: str
+    property_score_percent: float | None = None
+    matched: int | None = None
+    source_total: int | None = None
 
 
 def iteration_outcome(
@@ -138,6 +141,9 @@ def iteration_outcome(
         fidelity_percent=None if fidelity is None else float(fidelity["overall_percent"]),
         reasons=reasons,
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        property_score_percent=None if fidelity is None else fidelity.get("property_score_percent"),
+        matched=None if fidelity is None else fidelity.get("matched"),
+        source_total=None if fidelity is None else fidelity.get("source_total"),
     )
 
 

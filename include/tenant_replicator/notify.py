@@ -58,16 +58,31 @@ def task_failure_message(
     )
 
 
+def type_movers(previous: dict[str, dict], current: dict[str, dict], limit: int = 8) -> list[str]:
+    """Per-type lines that changed since the previous report, biggest moves first."""
+    moves = []
+    for type_name, row in current.items():
+        before = (previous.get(type_name) or {}).get("matched", 0)
+        if row["matched"] != before:
+            moves.append((abs(row["matched"] - before), f"{type_name}: {before} -> {row['matched']}/{row['source']}"))
+    return [line for _, line in sorted(moves, key=lambda m: -m[0])][:limit]
+
+
 def fidelity_change_message(
-    campaign_id: str, iteration: int, old: float | None, new: float, report: dict, run_url: str | None
+    campaign_id: str,
+    iteration: int,
+    old: float | None,
+    new: float,
+    report: dict,
+    run_url: str | None,
+    previous_per_type: dict[str, dict] | None = None,
 ) -> dict:
     delta = new - (old or 0.0)
-    movers = [
-        f"{type_name}: {row['matched']}/{row['source']}"
-        for type_name, row in report.get("per_type", {}).items()
-        if row["matched"] < row["source"]
-    ][:8]
-    detail = "Incomplete types:\n" + "\n".join(movers) if movers else "Every in-scope type fully matched."
+    per_type = report.get("per_type", {})
+    movers = type_movers(previous_per_type or {}, per_type)
+    incomplete = [f"{t}: {r['matched']}/{r['source']}" for t, r in per_type.items() if r["matched"] < r["source"]][:8]
+    detail = ("Movers:\n" + "\n".join(movers) + "\n") if movers else ""
+    detail += ("Incomplete types:\n" + "\n".join(incomplete)) if incomplete else "Every in-scope type fully matched."
     return _message(
         f":bar_chart: `{campaign_id}` fidelity {_pct(old)} -> {_pct(new)} ({delta:+.1f} pts), iteration {iteration}",
         [
