@@ -11,11 +11,12 @@ import copy
 import datetime as dt
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenant_replicator.sim import model, readonly, registry
+from tenant_replicator.sim import lro, model, readonly, registry
 from tenant_replicator.sim.paths import ResourceRef, Route, rg_key
 
 DEFAULT_PAGE = 100
@@ -61,9 +62,18 @@ class Request:
     base_url: str
     # Fixed clock for deterministic seeding; None means "now".
     now: str | None = None
+    # Long-running operations: 0 seconds (the seed) completes every write synchronously.
+    lro_seconds: float = 0.0
+    lro_types: frozenset[str] = lro.DEFAULT_TYPES
+    # Injected fault: the long-running operation this request starts ends Failed with this error.
+    async_error: dict | None = None
+    epoch: float | None = None
 
     def timestamp(self) -> str:
         return self.now or now_iso()
+
+    def clock(self) -> float:
+        return self.epoch if self.epoch is not None else time.time()
 
 
 @dataclass
@@ -499,14 +509,86 @@ def _resource(state: dict, route: Route, req: Request) -> Response:
     if req.method in ("GET", "HEAD"):
         return _get_resource(state, ref, req)
     if req.method == "PUT":
-        return _put_resource(state, ref, provider, spec, _json_object(req), req.timestamp())
+        return _put_resource(state, ref, provider, spec, _json_object(req), req)
     if req.method == "PATCH":
-        return _patch_resource(state, ref, provider, spec, _json_object(req), req.timestamp())
+        return _patch_resource(state, ref, provider, spec, _json_object(req), req)
     if req.method == "DELETE":
-        _require_rg(state, ref.subscription, ref.resource_group)
-        removed = model.delete_tree(state, ref.key)
-        return Response(200 if removed else 204)
+        return _delete_resource(state, ref, provider, spec, req)
     raise _method_not_allowed(req)
+
+
+def _delete_resource(
+    state: dict, ref: ResourceRef, provider: registry.ProviderSpec, spec: registry.TypeSpec, req: Request
+) -> Response:
+    _require_rg(state, ref.subscription, ref.resource_group)
+    if ref.key not in state["resources"]:
+        return Response(204)
+    if _long_running(provider, spec, req):
+        return _start_operation(state, ref, provider, "delete", req)
+    model.delete_tree(state, ref.key)
+    return Response(200)
+
+
+def _long_running(provider: registry.ProviderSpec, spec: registry.TypeSpec, req: Request) -> bool:
+    return req.lro_seconds > 0 and lro.is_long_running(
+        f"{provider.namespace}/{spec.resource_type}", req.lro_types
+    )
+
+
+def _start_operation(
+    state: dict, ref: ResourceRef, provider: registry.ProviderSpec, action: str, req: Request
+) -> Response:
+    """201 (create) / 200 (update) with the Accepted body, or 202 for deletes and Location-only types."""
+    record = state["resources"][ref.key]
+    lro._set_state(state, ref.key, "Accepted")
+    op = lro.start(
+        state, ref.key, record["body"]["id"], action, req.lro_seconds, req.clock(), req.async_error
+    )
+    urls = lro.operation_urls(
+        req.base_url,
+        record["body"]["id"].split("/")[2],
+        provider.namespace,
+        str(record["body"].get("location") or "global"),
+        op["id"],
+        req.query.get("api-version", ""),
+    )
+    headers = {**urls, "Retry-After": lro.retry_after(req.lro_seconds)}
+    full_type = f"{provider.namespace}/{'/'.join(ref.types)}".lower()
+    if action == "delete":
+        return Response(202, None, headers)
+    if full_type in lro.LOCATION_ONLY:
+        return Response(202, None, {"Location": urls["Location"], "Retry-After": headers["Retry-After"]})
+    return Response(201 if action == "create" else 200, model.render(state, ref.key), headers)
+
+
+def _operation(state: dict, route: Route, req: Request) -> Response:
+    """`GET .../locations/{l}/operationStatuses/{id}` (status document) or `.../operationResults/{id}`."""
+    if req.method != "GET":
+        raise _method_not_allowed(req)
+    kind, op_id = route.rest
+    op = state["operations"].get(op_id)
+    if op is None:
+        raise ArmError(404, "OperationNotFound", f"The operation '{op_id}' could not be found.")
+    now = req.clock()
+    wait = {"Retry-After": lro.retry_after(lro.remaining(op, now))} if op["status"] == "InProgress" else {}
+    if kind == "operationstatuses":
+        return Response(200, lro.status_document(op), wait)
+    if op["status"] == "InProgress":
+        return Response(
+            202,
+            None,
+            {
+                **wait,
+                "Location": f"{req.base_url}{_clean_path(req.path)}?api-version="
+                f"{req.query.get('api-version', '')}",
+            },
+        )
+    if op["status"] == "Failed":
+        error = op.get("error") or {"code": "InternalServerError", "message": "The operation failed."}
+        raise ArmError(int(error.get("status", 400)), str(error.get("code")), str(error.get("message")))
+    if op["action"] == "delete" or op["key"] not in state["resources"]:
+        return Response(204)
+    return Response(200, model.render(state, op["key"]))
 
 
 def _not_found(ref: ResourceRef) -> ArmError:
@@ -556,8 +638,9 @@ def _put_resource(
     provider: registry.ProviderSpec,
     spec: registry.TypeSpec,
     body: dict,
-    now: str,
+    req: Request,
 ) -> Response:
+    now = req.timestamp()
     rg = _require_rg(state, ref.subscription, ref.resource_group)
     parent_id = _parent_id(state, ref, rg)
     existing = state["resources"].get(ref.key)
@@ -567,6 +650,8 @@ def _put_resource(
     _check_global_name(state, provider, spec, ref, name)
     doc = _server_body(state, ref, provider, spec, body, parent_id, name, existing, now)
     created = model.store_resource(state, ref.key, doc, now)
+    if _long_running(provider, spec, req):
+        return _start_operation(state, ref, provider, "create" if created else "update", req)
     return Response(201 if created else 200, model.render(state, ref.key))
 
 
@@ -576,14 +661,16 @@ def _patch_resource(
     provider: registry.ProviderSpec,
     spec: registry.TypeSpec,
     patch: dict,
-    now: str,
+    req: Request,
 ) -> Response:
     _require_rg(state, ref.subscription, ref.resource_group)
     if ref.key not in state["resources"]:
         raise _not_found(ref)
     merged = model.merge_patch(model.render(state, ref.key), patch)
-    response = _put_resource(state, ref, provider, spec, merged, now)
-    return Response(200, response.body)
+    response = _put_resource(state, ref, provider, spec, merged, req)
+    if response.status == 202:
+        return response
+    return Response(200, response.body, response.headers)
 
 
 def _parent_id(state: dict, ref: ResourceRef, rg: dict) -> str:
@@ -724,4 +811,5 @@ HANDLERS: dict[str, Callable[[dict, Route, Request], Response]] = {
     "resource_groups": _resource_groups,
     "resource_group": _resource_group,
     "resource": _resource,
+    "operation": _operation,
 }

@@ -33,6 +33,7 @@ def new_state() -> dict:
         "subscriptions": {},
         "resourceGroups": {},
         "resources": {},
+        "operations": {},
         "counters": {"reads": {}, "writes": {}},
     }
 

@@ -111,6 +111,9 @@ def _provider_route(sub: str, tail: list[str]) -> Route:
         return Route("providers", subscription=sub)
     if len(tail) == 2:
         return Route("provider", subscription=sub, namespace=tail[1])
+    low = [t.lower() for t in tail]
+    if len(tail) == 6 and low[2] == "locations" and low[4] in ("operationstatuses", "operationresults"):
+        return Route("operation", subscription=sub, namespace=tail[1], rest=(low[4], tail[5]))
     # /subscriptions/{s}/providers/{ns}/{type}: every resource of a type in the subscription.
     if len(tail) == 3:
         return Route("subscription_type_list", subscription=sub, namespace=tail[1], rest=(tail[2],))

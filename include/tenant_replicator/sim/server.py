@@ -16,12 +16,13 @@ import socket
 import ssl
 import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tenant_replicator.sim import arm
+from tenant_replicator.sim import arm, lro
 from tenant_replicator.sim.paths import Route, parse_route
 from tenant_replicator.sim.seed import seed_state
 from tenant_replicator.sim.store import Store
@@ -63,11 +64,16 @@ def process(
         if route.subscription:
             store.count("writes" if req.method in WRITE_METHODS else "reads", route.subscription)
         fault = store.take_fault(req.method, req.path)
-        if fault:
+        if fault and "status" in fault:
             return _fault_response(fault)
+        req.lro_seconds = store.lro_seconds
+        if fault and fault.get("async_error"):
+            req.async_error = dict(fault["async_error"])
         with store.lock:
+            req.epoch = time.time()
+            settled = lro.settle(store.state, req.epoch)
             response = arm.handle(store.state, route, req)
-            if req.method in WRITE_METHODS and response.status < 300:
+            if settled or (req.method in WRITE_METHODS and response.status < 300):
                 store.commit()
     except arm.ArmError as err:
         response = err.response()
@@ -121,6 +127,8 @@ def _sim_hook(store: Store, route: Route, req: arm.Request, throttle: Throttle |
         return arm.Response(200, store.stats())
     if what == "faults":
         return _faults_hook(store, req)
+    if what == "lro" and req.method == "POST":
+        return _lro_hook(store, req)
     return arm.ArmError(404, "NotFound", f"No simulator hook '{req.method} {req.path}'.").response()
 
 
@@ -136,6 +144,17 @@ def _throttle_hook(throttle: Throttle, req: arm.Request) -> arm.Response:
         ).response()
     throttle.configure(bool(config.get("enforce", True)), limits)
     return arm.Response(200, {"enforce": throttle.enforce, "limits": throttle.limits})
+
+
+def _lro_hook(store: Store, req: arm.Request) -> arm.Response:
+    """`POST /_sim/lro {"seconds": 0.3}`: how long long-running operations take (0: synchronous)."""
+    try:
+        seconds = float(json.loads(req.body or b"{}")["seconds"])
+        assert 0 <= seconds <= 3600
+    except (ValueError, TypeError, KeyError, AssertionError):
+        return arm.ArmError(400, "InvalidRequestContent", 'Expected {"seconds": 0..3600}.').response()
+    store.lro_seconds = seconds
+    return arm.Response(200, {"seconds": seconds})
 
 
 def _faults_hook(store: Store, req: arm.Request) -> arm.Response:
@@ -260,6 +279,7 @@ def serve(
     scale: int = 0,
     throttle: bool = False,
     stop_event: threading.Event | None = None,
+    lro_seconds: float | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or `stop_event`), then flush the state and remove `ready_file`.
 
@@ -267,6 +287,9 @@ def serve(
     """
     files = ensure_tls(Path(tls_dir))
     store = Store(Path(state_file), functools.partial(seed_state, scale), reset=reset)
+    if lro_seconds is None:
+        lro_seconds = float(os.environ.get("TENANT_REPLICATOR_SIM_LRO_SECONDS", lro.DEFAULT_SECONDS))
+    store.lro_seconds = lro_seconds
     httpd = SimHTTPServer((host, port), store, server_context(files), Throttle(enforce=throttle))
     stopper = (
         threading.Thread(target=_stop_when, args=(httpd, stop_event), daemon=True) if stop_event else None
@@ -325,6 +348,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reset", action="store_true", help="discard the state file and reseed")
     parser.add_argument("--scale", type=int, default=0, help="synthetic source resources added when seeding")
     parser.add_argument("--throttle", action="store_true", help="enforce ARM token-bucket throttling (429)")
+    parser.add_argument(
+        "--lro-seconds",
+        type=float,
+        default=None,
+        help="duration of long-running operations (default $TENANT_REPLICATOR_SIM_LRO_SECONDS or "
+        f"{lro.DEFAULT_SECONDS}; 0 answers synchronously)",
+    )
     parser.add_argument("--log-level", default=os.environ.get("TENANT_REPLICATOR_SIM_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -341,6 +371,7 @@ def main(argv: list[str] | None = None) -> None:
         reset=args.reset,
         scale=args.scale,
         throttle=args.throttle,
+        lro_seconds=args.lro_seconds,
     )
 
 

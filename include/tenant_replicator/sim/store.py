@@ -18,12 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tenant_replicator.sim import model
+from tenant_replicator.sim import lro, model
 
 log = logging.getLogger(__name__)
 
 COMPACT_EVERY = 500
-TRACKED = ("resources", "resourceGroups", "subscriptions")
+TRACKED = ("resources", "resourceGroups", "subscriptions", "operations")
 
 
 class TrackingDict(dict):
@@ -74,6 +74,7 @@ def _track(state: dict) -> dict:
     for section in TRACKED:
         state[section] = TrackingDict(state.get(section, {}))
     state.setdefault("counters", {"reads": {}, "writes": {}})
+    lro.rebuild_pending(state)
     return state
 
 
@@ -84,6 +85,8 @@ class Store:
         self._seed = seed
         self.lock = threading.RLock()
         self.faults: list[dict[str, Any]] = []
+        # Per-run behaviour (not persisted): how long long-running operations take.
+        self.lro_seconds: float = lro.DEFAULT_SECONDS
         self._journal_entries = 0
         if reset or not self.state_file.is_file():
             self.state = _track(seed())
