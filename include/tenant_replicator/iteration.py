@@ -124,7 +124,18 @@ def fidelity(settings: Settings, ctx: dict[str, Any], target_scan_id: str) -> di
         target_complete=True,
         out_of_scope=skipped,
         canonical_type=canonical_type,
+        writable=writable_properties,
     )
+
+
+def writable_properties(resource: dict[str, Any]) -> dict[str, Any]:
+    """The properties the generator would replicate (read-only ones per the type registry removed)."""
+    from tenant_replicator.iac.registry import GENERIC_READ_ONLY, lookup
+    from tenant_replicator.iac.rewrite import strip_paths
+
+    body = {"properties": json.loads(json.dumps(resource.get("properties") or {}))}
+    strip_paths(body, GENERIC_READ_ONLY + lookup(str(resource["type"])).read_only)
+    return body.get("properties") or {}
 
 
 def record(

@@ -64,12 +64,29 @@ class TaskFailureSlackNotifier(BaseNotifier):
     def notify(self, context: dict[str, Any]) -> None:
         params = context.get("params") or {}
         ti = context.get("ti") or context.get("task_instance")
-        error = context.get("exception") or "task failed"
+        error = str(context.get("exception") or "task failed")
+        summary = _apply_summary(ti)
+        if summary and summary.get("failed"):
+            lines = [
+                f"{f.get('address') or '?'}: {f.get('arm_code') or f.get('summary', '')}"
+                for f in summary["failed"][:10]
+            ]
+            error += f"\n{summary.get('failed_count')} failed resource(s):\n" + "\n".join(lines)
         message = notify.task_failure_message(
             campaign_id=str(params.get("campaign_id") or "(default)"),
             iteration=params.get("iteration"),
             task_id=getattr(ti, "task_id", "?"),
-            error=str(error),
+            error=error,
             run_url=run_url(context),
         )
         send_slack(params.get("slack_conn_id") or self.slack_conn_id, message)
+
+
+def _apply_summary(ti: Any) -> dict[str, Any] | None:
+    """The failed apply's per-resource outcome, when the failed task is the apply."""
+    if ti is None or getattr(ti, "task_id", None) != "apply":
+        return None
+    try:
+        return ti.xcom_pull(task_ids="apply", key="apply_summary")
+    except Exception:  # no XCom access in this callback context: the error text still goes out
+        return None
