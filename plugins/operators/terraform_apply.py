@@ -1,121 +1,142 @@
-"""TerraformApplyOperator: validate -> plan -> apply one campaign's Terraform working directory.
+"""TerraformApplyOperator: converge one campaign's Terraform working directory (plan the difference, apply it).
 
-Thin by design: all logic (process group, timeouts, event parsing, the summary) lives in
-``tenant_replicator.terraform``. What this adds is Airflow glue: templating, the XCom summary that
-downstream tasks read even when the apply failed, and ``on_kill`` stopping terraform gracefully.
+Thin by design: the logic (checks, destroy guard, backups, process groups, event parsing, imports,
+detached jobs) lives in ``tenant_replicator.terraform``. This adds Airflow glue: templating, the
+backend connection, the XCom summary that downstream tasks read even when the apply failed,
+deferral to the triggerer, and ``on_kill`` stopping terraform gracefully.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from tenant_replicator.terraform.runner import (
-    DEFAULT_GRACE_S,
-    Terraform,
-    TerraformError,
-    TerraformFailed,
-    apply_summary,
-    failure_message,
-)
+from tenant_replicator.terraform import backend, jobs
+from tenant_replicator.terraform.converge import ConvergeOptions, converge
+from tenant_replicator.terraform.runner import DEFAULT_GRACE_S, Terraform, TerraformError, failure_message
 
 _EVENT_LOG_TYPES = {"apply_complete", "apply_errored", "diagnostic", "change_summary", "log"}
 
 
 class TerraformApplyOperator(BaseOperator):
-    """Apply the plan of ``working_dir``; returns (and pushes as ``apply_summary``) a JSON summary.
+    """Converge ``working_dir``; returns (and pushes as ``apply_summary``) the outcome summary.
 
-    :param working_dir: the Terraform working directory (holds the config and the local state).
+    :param working_dir: the campaign's Terraform working directory (config + local state).
     :param env: extra environment for terraform (may hold secrets: never logged).
-    :param timeout: seconds for the apply (then SIGINT, ``grace_s``, SIGKILL of the group).
+    :param variables: Terraform input variables, passed as ``TF_VAR_*`` (never on the command line).
+    :param timeout: seconds for plan and for apply (then SIGINT, ``grace_s``, SIGKILL of the group).
     :param parallelism: terraform ``-parallelism``.
+    :param allow_destroy: apply plans that delete or replace target resources (default: refuse).
     :param cli_config_file: ``TF_CLI_CONFIG_FILE`` (dev_overrides of the stand-in provider).
-    :param run_init: run ``terraform init`` first; default: only when no ``cli_config_file``
-        is given (dev-overridden providers need no init, DESIGN.md).
+    :param run_init: run ``terraform init``; default: when no ``cli_config_file`` or with a backend.
+    :param backend_conn_id: Airflow connection of an azurerm state backend (see terraform/backend.py).
+    :param backend_key: state blob name when the connection has no ``key``.
+    :param deferrable: run terraform detached and wait in the triggerer (no worker slot held).
     """
 
-    template_fields: Sequence[str] = ("working_dir", "env", "timeout", "parallelism", "cli_config_file")
+    template_fields: Sequence[str] = ("working_dir", "env", "variables", "timeout", "parallelism",
+                                      "allow_destroy", "cli_config_file", "backend_conn_id", "backend_key")
     ui_color = "#7b42bc"
 
-    def __init__(
-        self,
-        *,
-        working_dir: str,
-        env: dict[str, str] | None = None,
-        timeout: float | str | None = None,
-        parallelism: int | str | None = None,
-        cli_config_file: str | None = None,
-        run_init: bool | None = None,
-        grace_s: float = DEFAULT_GRACE_S,
-        max_failed_listed: int = 20,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, working_dir: str, env: dict[str, str] | None = None,
+                 variables: dict[str, Any] | None = None, timeout: float | str | None = None,
+                 parallelism: int | str | None = None, allow_destroy: bool | str = False,
+                 cli_config_file: str | None = None, run_init: bool | None = None,
+                 backend_conn_id: str | None = None, backend_key: str = "terraform.tfstate",
+                 deferrable: bool = False, poll_interval: float = 5.0, grace_s: float = DEFAULT_GRACE_S,
+                 max_failed_listed: int = 20, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.working_dir = working_dir
-        self.env = env or {}
-        self.timeout = timeout
-        self.parallelism = parallelism
-        self.cli_config_file = cli_config_file
-        self.run_init = run_init
-        self.grace_s = grace_s
+        self.working_dir, self.env, self.variables = working_dir, env or {}, variables or {}
+        self.timeout, self.parallelism, self.allow_destroy = timeout, parallelism, allow_destroy
+        self.cli_config_file, self.run_init = cli_config_file, run_init
+        self.backend_conn_id, self.backend_key = backend_conn_id, backend_key
+        self.deferrable, self.poll_interval, self.grace_s = deferrable, poll_interval, grace_s
         self.max_failed_listed = max_failed_listed
         self._terraform: Terraform | None = None
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        ti = context["ti"]
-        started = time.monotonic()
-        timings: dict[str, float] = {}
-        tf = self._make_runner()
+    def execute(self, context: Any) -> dict[str, Any] | None:
+        workdir = self._workdir()
+        env = self._environment(workdir)
+        options = self._options()
+        if self.deferrable:
+            from tenant_replicator_airflow.triggers.terraform import TerraformJobTrigger
+
+            record = jobs.start_job(workdir, asdict(options), env={**_os_environ(), **env}, grace_s=self.grace_s)
+            self.log.info("terraform job started: %s", jobs.record_fields(record))
+            self.defer(trigger=TerraformJobTrigger(str(workdir), record["job_id"], self.poll_interval,
+                                                   deadline_s=_deadline(options), grace_s=self.grace_s),
+                       method_name="execute_complete")
+        self._terraform = self._make_runner(env)
         try:
-            if self.run_init if self.run_init is not None else not self.cli_config_file:
-                timings["init_s"] = _timed(tf.init)
-            timings["validate_s"] = _timed(tf.validate)
-            plan_started = time.monotonic()
-            plan = tf.plan(timeout=_number(self.timeout, float), parallelism=_number(self.parallelism, int))
-            timings["plan_s"] = round(time.monotonic() - plan_started, 3)
-            result = None
-            if plan.changes:
-                result = tf.apply(plan.plan_file, timeout=_number(self.timeout, float),
-                                  parallelism=_number(self.parallelism, int))
-                timings["apply_s"] = result.duration_s
+            summary = converge(self._terraform, options)
         except TerraformError as err:
-            diagnostics = err.diagnostics[:self.max_failed_listed] if isinstance(err, TerraformFailed) else []
-            ti.xcom_push(key="apply_error", value={"error": str(err)[:2000], "diagnostics": diagnostics})
-            raise AirflowException(f"terraform failed before apply finished: {err}") from err
+            diagnostics = getattr(err, "diagnostics", [])[:self.max_failed_listed]
+            return self._fail_before_apply(context, str(err), diagnostics)
         finally:
             self._terraform = None
-        summary = apply_summary(plan, result, self.max_failed_listed)
-        summary.update(timings=timings, duration_s=round(time.monotonic() - started, 3))
-        ti.xcom_push(key="apply_summary", value=summary)  # first, so a failed run is still recorded
+        return self._finish(context, summary)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Resumed from the trigger: same XCom and failure semantics as the synchronous path."""
+        if not event or event.get("status") != "done":
+            error = (event or {}).get("error", "terraform job returned no result")
+            return self._fail_before_apply(context, error, (event or {}).get("diagnostics", []))
+        return self._finish(context, event["summary"])
+
+    def on_kill(self) -> None:
+        """SIGTERM handler: only signal (SIGINT now, SIGKILL after grace); never block."""
+        if self._terraform is not None:
+            self._terraform.stop()
+
+    # -- glue ---------------------------------------------------------------------------------------
+
+    def _finish(self, context: Any, summary: dict[str, Any]) -> dict[str, Any]:
+        context["ti"].xcom_push(key="apply_summary", value=summary)  # first: a failed run is still recorded
         self.log.info("apply summary: %s", json.dumps({k: v for k, v in summary.items() if k != "failed"}))
         if not summary["ok"]:
             raise AirflowException(failure_message(summary))
         return summary
 
-    def on_kill(self) -> None:
-        """Called from the SIGTERM handler: only signal (SIGINT now, SIGKILL after grace); never block."""
-        if self._terraform is not None:
-            self._terraform.stop()
+    def _fail_before_apply(self, context: Any, error: str, diagnostics: list[dict[str, Any]]) -> None:
+        context["ti"].xcom_push(key="apply_error", value={"error": error[:2000], "diagnostics": diagnostics})
+        raise AirflowException(f"terraform failed before apply finished: {error}")
 
-    def _make_runner(self) -> Terraform:
+    def _workdir(self) -> Path:
         workdir = Path(str(self.working_dir))
         if not workdir.is_dir():
             raise AirflowException(f"terraform working_dir {workdir} does not exist")
+        return workdir
+
+    def _environment(self, workdir: Path) -> dict[str, str]:
         env = {str(k): str(v) for k, v in (self.env or {}).items()}
+        env.update({f"TF_VAR_{k}": v if isinstance(v, str) else json.dumps(v) for k, v in self.variables.items()})
         if self.cli_config_file:
             env["TF_CLI_CONFIG_FILE"] = str(self.cli_config_file)
+        if self.backend_conn_id:
+            conn = BaseHook.get_connection(self.backend_conn_id)
+            env.update(backend.configure_azurerm(workdir, conn.login, conn.password, conn.extra_dejson or {},
+                                                 self.backend_key))
+        return env
+
+    def _options(self) -> ConvergeOptions:
+        run_init = self.run_init if self.run_init is not None else not self.cli_config_file
+        return ConvergeOptions(timeout=_number(self.timeout, float), parallelism=_number(self.parallelism, int),
+                               allow_destroy=_flag(self.allow_destroy), max_listed=self.max_failed_listed,
+                               run_init=run_init or bool(self.backend_conn_id))
+
+    def _make_runner(self, env: dict[str, str] | None = None) -> Terraform:
         try:
-            self._terraform = Terraform(workdir, env=env, grace_s=self.grace_s, on_line=self._log_event)
+            return Terraform(self._workdir(), env=self._environment(self._workdir()) if env is None else env,
+                             grace_s=self.grace_s, on_line=self._log_event)
         except TerraformError as err:
             raise AirflowException(str(err)) from err
-        return self._terraform
 
     def _log_event(self, line: str) -> None:
         """Mirror terraform's own one-line messages into the task log (no env values are in them)."""
@@ -129,10 +150,18 @@ class TerraformApplyOperator(BaseOperator):
             self.log.log(level, "terraform: %s", str(event.get("@message", ""))[:500])
 
 
-def _timed(step: Any) -> float:
-    started = time.monotonic()
-    step()
-    return round(time.monotonic() - started, 3)
+def _os_environ() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def _deadline(options: ConvergeOptions) -> float | None:
+    return None if options.timeout is None else 2 * options.timeout  # plan + apply
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def _number(value: Any, kind: type) -> Any:

@@ -83,7 +83,7 @@ def test_applies_then_second_run_has_nothing_to_do(tmp_path: Path, marker: str) 
     assert summary["changes"] is True and summary["applied"] == 5 and summary["ok"] is True
     assert summary["failed"] == [] and summary["failed_count"] == 0 and summary["timed_out"] is False
     # no cli config file: init runs
-    assert set(summary["timings"]) == {"init_s", "validate_s", "plan_s", "apply_s"}
+    assert set(summary["timings"]) == {"prepare_s", "init_s", "validate_s", "plan_s", "backup_s", "apply_s"}
 
     ti2, again, err2 = run(op)
     assert err2 is None and again is not None

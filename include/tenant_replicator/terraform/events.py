@@ -84,22 +84,35 @@ def _address(event: dict[str, Any], key: str) -> str | None:
 
 
 def summarise_plan(lines: Iterable[str]) -> dict[str, Any]:
-    """``plan -json`` stream -> planned actions per address, change summary, drift, diagnostics."""
+    """``plan -json`` stream -> planned actions per address, change summary, drift, diagnostics.
+
+    ``reasons`` holds terraform's reason for a replace/delete (``tainted``, ``cannot_update``,
+    ``delete_because_no_resource_config``, ...); ``importing`` maps addresses an ``import`` block
+    adopts to the imported ID (their action is ``noop`` or ``update``).
+    """
     actions: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    importing: dict[str, str] = {}
     drift: list[dict[str, str]] = []
     change_summary: dict[str, Any] = {}
     diagnostics: list[dict[str, Any]] = []
     for event in parse_lines(lines):
         kind = event.get("type")
         if kind == "planned_change":
-            actions[_address(event, "change")] = event["change"].get("action", "")
+            addr = _address(event, "change")
+            actions[addr] = event["change"].get("action", "")
+            if event["change"].get("reason"):
+                reasons[addr] = event["change"]["reason"]
+            if isinstance(event["change"].get("importing"), dict):
+                importing[addr] = event["change"]["importing"].get("id", "")
         elif kind == "resource_drift":
             drift.append({"address": _address(event, "change"), "action": event["change"].get("action", "")})
         elif kind == "change_summary":
             change_summary = dict(event.get("changes", {}))
         elif kind == "diagnostic":
             diagnostics.append(diagnostic_of(event))
-    return {"actions": actions, "change_summary": change_summary, "drift": drift, "diagnostics": diagnostics}
+    return {"actions": actions, "reasons": reasons, "importing": importing, "change_summary": change_summary,
+            "drift": drift, "diagnostics": diagnostics}
 
 
 def summarise_apply(lines: Iterable[str]) -> dict[str, Any]:

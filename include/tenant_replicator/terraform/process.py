@@ -59,8 +59,12 @@ class ManagedProcess:
         on_line: Callable[[str], None] | None = None,
         grace_s: float = DEFAULT_GRACE_S,
         interrupt_group: bool = False,
+        on_start: Callable[[int], None] | None = None,
+        umask: int = -1,
     ) -> None:
         self.argv = [str(a) for a in argv]
+        self.on_start = on_start
+        self.umask = umask  # -1: inherit; 0o077 makes every file the command creates private
         self.cwd = cwd
         self.env = dict(env) if env is not None else None
         self.on_line = on_line
@@ -92,8 +96,14 @@ class ManagedProcess:
                 text=True,
                 bufsize=1,
                 start_new_session=True,
+                umask=self.umask,
             )
         proc = self._proc
+        if self.on_start is not None:
+            try:
+                self.on_start(proc.pid)  # pid == pgid: e.g. recorded in a detached job's record
+            except Exception:
+                log.exception("on_start callback failed")
         readers = [
             threading.Thread(target=self._read_stdout, args=(proc, lines), daemon=True),
             threading.Thread(target=_drain, args=(proc.stderr, err_chunks), daemon=True),

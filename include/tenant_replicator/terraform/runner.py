@@ -25,6 +25,16 @@ log = logging.getLogger(__name__)
 
 AUTOMATION_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
 LOCAL_LOCK_INFO = ".terraform.tfstate.lock.info"
+MIN_VERSION = (1, 5)
+
+
+def version_tuple(text: str) -> tuple[int, int]:
+    """``"1.11.4"`` -> (1, 11); anything unparsable sorts lowest."""
+    parts = text.strip().lstrip("v").split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return (0, 0)
 
 
 class TerraformError(RuntimeError):
@@ -48,6 +58,10 @@ class TerraformFailed(TerraformError):
         super().__init__(f"{message}: {tail}" if tail else message)
 
 
+class TerraformTooOld(TerraformError):
+    """The terraform binary is older than ``MIN_VERSION``."""
+
+
 class TerraformTimeout(TerraformError):
     """A terraform command (other than apply, which reports ``timed_out``) ran out of time."""
 
@@ -63,6 +77,8 @@ class PlanResult:
     destroy: int = 0
     import_: int = 0
     actions: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    importing: dict[str, str] = field(default_factory=dict)
     drift: list[dict[str, str]] = field(default_factory=list)
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
     plan_file: str = "tfplan"
@@ -128,12 +144,14 @@ class Terraform:
     """One working directory driven by one terraform binary. ``stop()`` is safe from any thread."""
 
     def __init__(self, workdir: Path | str, env: dict[str, str] | None = None, binary: str = "terraform",
-                 grace_s: float = DEFAULT_GRACE_S, on_line: Callable[[str], None] | None = None) -> None:
+                 grace_s: float = DEFAULT_GRACE_S, on_line: Callable[[str], None] | None = None,
+                 on_start: Callable[[int], None] | None = None) -> None:
         self.workdir = Path(workdir)
         self.env = terraform_env(env)
         self.binary = find_binary(binary, self.env.get("PATH"))
         self.grace_s = grace_s
         self.on_line = on_line
+        self.on_start = on_start
         self._current: ManagedProcess | None = None
         self._stopped = threading.Event()
         self._lock = threading.Lock()
@@ -142,7 +160,21 @@ class Terraform:
 
     def version(self) -> str:
         result = self._run(["version", "-json"], timeout=60)
-        return json.loads("\n".join(result.lines))["terraform_version"]
+        try:
+            return json.loads("\n".join(result.lines))["terraform_version"]
+        except (ValueError, KeyError):  # < 0.13 has no -json: print its first line instead
+            first = (result.lines or [result.stderr])[0].strip()
+            return first.removeprefix("Terraform v").split()[0] if first else "unknown"
+
+    def require_version(self, minimum: tuple[int, int] = MIN_VERSION) -> str:
+        """The version, or ``TerraformTooOld``: ``import`` blocks (adopting resources) need 1.5."""
+        found = self.version()
+        if version_tuple(found) < minimum:
+            raise TerraformTooOld(
+                f"{self.binary} is Terraform {found}; tenant-replicator needs >= "
+                f"{minimum[0]}.{minimum[1]} (import blocks); install 1.11.x"
+            )
+        return found
 
     def init(self, backend: bool = True, timeout: float | None = None) -> None:
         """``init``; skip it when every provider is dev-overridden (DESIGN.md)."""
@@ -183,7 +215,8 @@ class Terraform:
         return PlanResult(
             exit_code=result.returncode, changes=result.returncode == 2,
             add=counts.get("add", 0), change=counts.get("change", 0), destroy=counts.get("remove", 0),
-            import_=counts.get("import", 0), actions=summary["actions"], drift=summary["drift"],
+            import_=counts.get("import", 0), actions=summary["actions"], reasons=summary["reasons"],
+            importing=summary["importing"], drift=summary["drift"],
             diagnostics=summary["diagnostics"], plan_file=out, duration_s=result.duration_s,
         )
 
@@ -213,6 +246,15 @@ class Terraform:
         if result.returncode != 0:
             raise TerraformFailed("terraform show failed", returncode=result.returncode, stderr=result.stderr)
         return json.loads("\n".join(result.lines))
+
+    def state_pull(self, timeout: float | None = 300) -> str:
+        """``state pull``: the raw state document of any backend (``""`` when there is none)."""
+        result = self._run(["state", "pull"], timeout)
+        self._raise_if_timed_out(result, "state pull")
+        if result.returncode != 0:
+            raise TerraformFailed("terraform state pull failed", returncode=result.returncode,
+                                  stderr=result.stderr)
+        return "\n".join(result.lines)
 
     def state_addresses(self) -> list[str]:
         """Addresses of the managed resources in state (root module and child modules)."""
@@ -255,7 +297,8 @@ class Terraform:
             raise TerraformError(f"terraform {args[0]} not started: runner was stopped")
         log.info("terraform %s (cwd=%s, timeout=%s)", " ".join(args), self.workdir, timeout)
         proc = ManagedProcess([self.binary, *args], cwd=self.workdir, env=self.env,
-                              on_line=self.on_line, grace_s=self.grace_s)
+                              on_line=self.on_line, grace_s=self.grace_s, on_start=self.on_start,
+                              umask=0o077)
         with self._lock:
             self._current = proc
         try:
@@ -338,6 +381,12 @@ def apply_summary(plan: PlanResult, result: ApplyResult | None, max_listed: int 
 def failure_message(summary: dict[str, Any], max_listed: int = 10) -> str:
     """One line for an exception / alert: what went wrong and the first failed addresses with ARM codes."""
     parts = []
+    if summary.get("destroy_refused_count"):
+        shown = ", ".join(d["address"] for d in summary["destroy_refused"][:max_listed])
+        parts.append(f"refused to destroy {summary['destroy_refused_count']} resource(s) without "
+                     f"allow_destroy=True ({shown})")
+    if summary.get("provider_crashed"):
+        parts.append("the provider plugin crashed")
     if summary["failed_count"]:
         parts.append(f"{summary['failed_count']} failed")
     if summary["not_started_count"]:

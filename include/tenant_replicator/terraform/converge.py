@@ -1,0 +1,171 @@
+"""One converge step of a campaign's Terraform working directory: check -> plan -> guard -> backup -> apply.
+
+Why: the working directory and its state live for the whole campaign; every iteration regenerates
+``main.tf.json`` and calls this. Terraform's plan is the difference between the config and what
+state + ARM hold, so resources that were applied are left alone and only what failed, was never
+started or drifted is written again. Around that: the checks that make it safe to do unattended
+(terraform version, private files, state not corrupted, stale lock released, no deletes unless
+allowed, a state backup before every apply), adoption of resources a killed run created but never
+recorded (``imports.py``), and the ARM write count of the iteration from the plan.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tenant_replicator.terraform import backend, imports, safety
+from tenant_replicator.terraform.events import PASSIVE_ACTIONS
+from tenant_replicator.terraform.runner import (
+    ApplyResult,
+    PlanResult,
+    Terraform,
+    apply_summary,
+)
+
+log = logging.getLogger(__name__)
+
+# Diagnostics terraform prints when a provider plugin died under it.
+_CRASH_MARKERS = ("Plugin did not respond", "plugin exited", "unexpected EOF", "connection is shut down",
+                  "The plugin encountered an error")
+
+
+@dataclass
+class ConvergeOptions:
+    """What one converge step may do; every field is JSON-friendly (it travels to detached jobs)."""
+
+    timeout: float | None = None  # apply; then SIGINT, grace, SIGKILL of the group
+    plan_timeout: float | None = None  # default: ``timeout``
+    parallelism: int | None = None
+    allow_destroy: bool = False
+    run_init: bool = False
+    backup_keep: int = safety.BACKUP_KEEP
+    max_listed: int = 20
+
+
+def arm_writes(actions: dict[str, str], importing: dict[str, str], addresses: set[str] | None = None) -> dict:
+    """ARM writes a plan means: create/update/delete 1, replace 2 (delete + create), import 1.
+
+    ``addresses`` limits the count (e.g. to what was applied). Imports are reads in ARM; they are
+    counted anyway so "writes per converged resource" never flatters adoption.
+    """
+    counts = {"create": 0, "update": 0, "delete": 0, "replace": 0, "import": 0}
+    for address, action in actions.items():
+        if addresses is not None and address not in addresses:
+            continue
+        if action in ("create", "update", "delete"):
+            counts[action] += 1
+        elif action in ("replace", "create-then-delete", "delete-then-create"):
+            counts["replace"] += 1
+        if address in importing:
+            counts["import"] += 1
+    total = counts["create"] + counts["update"] + counts["delete"] + 2 * counts["replace"] + counts["import"]
+    return {**counts, "total": total}
+
+
+def prepare(tf: Terraform) -> dict[str, Any]:
+    """Checks before anything runs; raises ``TerraformTooOld`` / ``StateCorrupted`` with a clear message."""
+    version = tf.require_version()
+    safety.secure_workdir(tf.workdir)
+    remote = backend.is_remote(tf.workdir)
+    state = None if remote else safety.check_local_state(tf.workdir)
+    released = False if remote else tf.force_unlock_if_stale()
+    managed = set(tf.state_addresses()) if remote else safety.managed_addresses(state)
+    pending = imports.refresh_imports(tf.workdir, managed)
+    return {"terraform_version": version, "state_resources": len(managed), "stale_lock_released": released,
+            "imports_pending": len(pending), "backend": "azurerm" if remote else "local"}
+
+
+def backup(tf: Terraform, keep: int) -> str | None:
+    """Back up the state (local file, or ``state pull`` for a remote backend); checked for corruption."""
+    if backend.is_remote(tf.workdir):
+        text = tf.state_pull()
+        safety.check_state_text(text, "remote state (terraform state pull)")
+        path = safety.backup_state(tf.workdir, text=text, keep=keep) if text.strip() else None
+    else:
+        path = safety.backup_state(tf.workdir, keep=keep)
+    return path.name if path else None
+
+
+def converge(tf: Terraform, options: ConvergeOptions | None = None,
+             on_phase: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """prepare -> [init] -> validate -> plan -> destroy guard -> backup -> apply -> adopt; the summary.
+
+    Raises ``TerraformError`` subclasses for failures before the apply (nothing applied). Resource
+    failures, timeouts and refused destroys come back in the summary with ``ok`` false.
+    """
+    options = options or ConvergeOptions()
+    phase = on_phase or (lambda name: None)
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+
+    def timed(name: str, step: Callable[[], Any]) -> Any:
+        phase(name)
+        begin = time.monotonic()
+        try:
+            return step()
+        finally:
+            timings[f"{name}_s"] = round(time.monotonic() - begin, 3)
+
+    checks = timed("prepare", lambda: prepare(tf))
+    if options.run_init:
+        timed("init", tf.init)
+    timed("validate", tf.validate)
+    plan_timeout = options.plan_timeout if options.plan_timeout is not None else options.timeout
+    plan: PlanResult = timed("plan", lambda: tf.plan(timeout=plan_timeout, parallelism=options.parallelism))
+    refused = [] if options.allow_destroy else safety.destructive_changes(plan.actions, plan.reasons)
+    result: ApplyResult | None = None
+    backup_name = None
+    if plan.changes and not refused:
+        backup_name = timed("backup", lambda: backup(tf, options.backup_keep))
+        result = timed("apply", lambda: tf.apply(plan.plan_file, timeout=options.timeout,
+                                                 parallelism=options.parallelism))
+    safety.secure_workdir(tf.workdir)
+    summary = apply_summary(plan, result, options.max_listed)
+    adopt = imports.adoptable(result.failed) if result else {}
+    if result is not None:
+        pending = imports.refresh_imports(tf.workdir, _managed_after(tf, checks["backend"]), adopt)
+    else:
+        pending = imports.read_imports(tf.workdir)
+    summary.update(outcome_fields(plan, result, refused, options.max_listed))
+    summary["imports"] = {"planned": len(plan.importing), "adopt_next": sorted(pending)[:options.max_listed],
+                          "adopt_next_count": len(pending)}
+    summary.update(checks=checks, state_backup=backup_name, timings=timings,
+                   duration_s=round(time.monotonic() - started, 3))
+    return summary
+
+
+def outcome_fields(plan: PlanResult, result: ApplyResult | None, refused: list[dict[str, str]],
+                   max_listed: int) -> dict[str, Any]:
+    """Pure: the converge-specific summary keys (writes, destroy guard, provider crash)."""
+    applied = set(result.applied) if result else set()
+    changed = {a for a, act in plan.actions.items() if act not in PASSIVE_ACTIONS} | set(plan.importing)
+    fields: dict[str, Any] = {
+        "writes": arm_writes(plan.actions, plan.importing) if result else arm_writes({}, {}),
+        "writes_applied": arm_writes(plan.actions, plan.importing, applied),
+        "to_change": len(changed),
+        "destroy_refused": refused[:max_listed],
+        "destroy_refused_count": len(refused),
+        "provider_crashed": bool(result and _provider_crashed(result)),
+    }
+    if refused:
+        fields["ok"] = False
+    return fields
+
+
+def _provider_crashed(result: ApplyResult) -> bool:
+    texts = [f"{d.get('summary', '')} {d.get('detail', '')}" for d in result.diagnostics]
+    return any(marker in text for text in texts for marker in _CRASH_MARKERS)
+
+
+def _managed_after(tf: Terraform, backend_kind: str) -> set[str]:
+    if backend_kind != "local":
+        return set(tf.state_addresses())
+    try:
+        return safety.managed_addresses(safety.check_local_state(tf.workdir))
+    except safety.StateCorrupted:
+        log.error("state unreadable after apply; import blocks not updated")
+        return set()

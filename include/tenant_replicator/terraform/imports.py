@@ -1,0 +1,92 @@
+"""Adopt resources that exist in ARM but not in state, through generated ``import`` blocks.
+
+Why: when terraform is killed after ARM accepted a PUT but before the state was written, the next
+plan creates the resource again and azapi refuses ("A resource with the ID ... already exists -
+to be managed via Terraform this resource needs to be imported"). The apply summary names those
+addresses; ``imports.tf.json`` next to the generated config turns them into ``import`` blocks
+(Terraform >= 1.5) that the next plan consumes: import, then update to the config if it differs.
+Entries are dropped once their address is in state or gone from the config, so the file never
+breaks a plan (an import block whose target has no configuration is an error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+IMPORTS_FILE = "imports.tf.json"
+# Files written by us next to the generated config: not part of "the configuration" of resources.
+OWN_FILES = frozenset({IMPORTS_FILE, "backend.tf.json"})
+_ALREADY_EXISTS_RE = re.compile(r'A resource with the ID "(?P<id>[^"]+)" already exists')
+
+
+def adoptable(failed: list[dict[str, Any]]) -> dict[str, str]:
+    """{address: ARM ID} of failed creates that ARM refused because the resource already exists."""
+    found = {}
+    for entry in failed:
+        match = _ALREADY_EXISTS_RE.search(f"{entry.get('summary', '')}\n{entry.get('detail', '')}")
+        if match and entry.get("address"):
+            found[entry["address"]] = match["id"]
+    return found
+
+
+def config_resources(workdir: Path) -> dict[str, dict[str, Any]]:
+    """{address: resource block} of the single-instance resources in the ``*.tf.json`` config."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(workdir).glob("*.tf.json")):
+        if path.name in OWN_FILES:
+            continue
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for rtype, blocks in (doc.get("resource") or {}).items():
+            for name, block in blocks.items():
+                if isinstance(block, dict) and "count" not in block and "for_each" not in block:
+                    found[f"{rtype}.{name}"] = block
+    return found
+
+
+def import_id(resource_id: str, block: dict[str, Any]) -> str:
+    """azapi's import ID: ``<ARM ID>?api-version=<version of the configured type>``."""
+    _, _, version = str(block.get("type", "")).partition("@")
+    return f"{resource_id}?api-version={version}" if version and "?" not in resource_id else resource_id
+
+
+def read_imports(workdir: Path) -> dict[str, str]:
+    path = Path(workdir) / IMPORTS_FILE
+    if not path.exists():
+        return {}
+    return {entry["to"]: entry["id"] for entry in json.loads(path.read_text()).get("import", [])}
+
+
+def write_imports(workdir: Path, imports: dict[str, str]) -> Path | None:
+    """Write (0600, atomically) or remove ``imports.tf.json``; returns its path when written."""
+    path = Path(workdir) / IMPORTS_FILE
+    if not imports:
+        path.unlink(missing_ok=True)
+        return None
+    doc = {"import": [{"to": to, "id": rid} for to, rid in sorted(imports.items())]}
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def pending_imports(current: dict[str, str], config: dict[str, dict[str, Any]], managed: set[str],
+                    adopt: dict[str, str] | None = None) -> dict[str, str]:
+    """Pure: the import blocks to keep: current + newly adoptable, minus managed or unconfigured."""
+    merged = dict(current)
+    for address, rid in (adopt or {}).items():
+        if address in config:
+            merged[address] = import_id(rid, config[address])
+    return {a: rid for a, rid in merged.items() if a in config and a not in managed}
+
+
+def refresh_imports(workdir: Path, managed: set[str], adopt: dict[str, str] | None = None) -> dict[str, str]:
+    """Read, update and write ``imports.tf.json``; returns the import blocks now pending."""
+    pending = pending_imports(read_imports(workdir), config_resources(workdir), managed, adopt)
+    write_imports(workdir, pending)
+    return pending
