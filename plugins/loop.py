@@ -23,8 +23,20 @@ INHERITED_PARAMS = (
 )
 
 
+CAMPAIGN_INDEX_KEY = "tenant_replicator_campaigns"
+
+
 def variable_key(campaign_id: str) -> str:
     return f"tenant_replication__{campaign_id}"
+
+
+def register_campaign(campaign_id: str) -> None:
+    """Keep the list of campaigns the status DAG and the campaign page walk."""
+    from airflow.sdk import Variable
+
+    known = Variable.get(CAMPAIGN_INDEX_KEY, default=[], deserialize_json=True)
+    if campaign_id not in known:
+        Variable.set(CAMPAIGN_INDEX_KEY, sorted([*known, campaign_id]), serialize_json=True)
 
 
 def record_iteration(context: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +80,7 @@ def record_iteration(context: dict[str, Any]) -> dict[str, Any]:
         send_slack(conn_id, notify.chain_end_message(ctx["campaign_id"], state, reason, decision["objective_met"], url))
         state["end_alerted_run"] = ctx["run_id"]
     Variable.set(key, state, serialize_json=True)
+    register_campaign(ctx["campaign_id"])
     log.info(
         "iteration %s: success=%s fidelity=%s consecutive=%s -> %s",
         ctx["iteration"],

@@ -166,6 +166,7 @@ def record(
         fidelity=fidelity_report,
         target_scan=target_scan,
     )
+    state["objective"] = ctx["objective"]
     previous_fidelity = state.get("last_fidelity")
     state = campaigns.record_iteration(state, outcome, ctx["streak_before"])
     met = campaigns.objective_met(state, spec.objective)

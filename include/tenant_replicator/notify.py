@@ -110,5 +110,21 @@ def chain_end_message(campaign_id: str, state: dict, reason: str, met: bool, run
     )
 
 
+def status_message(statuses: list[dict], run_url: str | None) -> dict:
+    """One message for the running campaigns whose status changed (replication_status)."""
+    lines = []
+    for s in statuses:
+        line = (
+            f"`{s['campaign_id']}` iteration {s['iteration']}, fidelity {_pct(s['fidelity'])}, "
+            f"{s['consecutive_successes']} consecutive successes, ETA {s['eta'] or 'unknown (not converging yet)'}"
+        )
+        if s.get("last_error"):
+            line += f"\n    last error: {s['last_error']}"
+        lines.append(line)
+    return _message(
+        f":hourglass_flowing_sand: {len(statuses)} replication campaign(s) in progress", [], run_url, "\n".join(lines)
+    )
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} %"

@@ -93,3 +93,51 @@ def test_target_equal_to_source_is_refused_before_anything_runs(stack):
         1,
     )
     assert "refusing to write into the source" in str(failure[0]["blocks"])
+
+
+def test_status_dag_reports_running_campaigns_once_then_stays_silent(stack):
+    client = devstack.AirflowClient(stack.api_url, devstack.ADMIN_USER, stack.admin_password)
+    devstack.wait_for(lambda: client.call("GET", "/dags/replication_status"), 120, "status DAG parsed", 1)
+    running = {
+        "campaign_id": "status-probe",
+        "status": "running",
+        "iteration": 4,
+        "last_fidelity": 72.5,
+        "consecutive_successes": 0,
+        "objective": {"fidelity_percent": 95.0, "consecutive_successes": 3},
+        "history": [
+            {
+                "iteration": 4,
+                "fidelity_percent": 72.5,
+                "finished_at": "2026-11-25T12:00:00+00:00",
+                "reasons": ["2 resource(s) failed to apply"],
+            }
+        ],
+    }
+    client.call("POST", "/variables", {"key": "tenant_replication__status-probe", "value": json.dumps(running)})
+    index = client.variable("tenant_replicator_campaigns") or []
+    client.call(
+        "PATCH",
+        "/variables/tenant_replicator_campaigns",
+        {"key": "tenant_replicator_campaigns", "value": json.dumps(sorted({*index, "status-probe"}))},
+    )
+
+    def run_status() -> None:
+        run_id = client.trigger("replication_status", {"heartbeat": False})
+        devstack.wait_for(
+            lambda: client.call("GET", f"/dags/replication_status/dagRuns/{run_id}")["state"] == "success",
+            120,
+            "status run",
+            1,
+        )
+
+    def status_messages() -> list[dict]:
+        return [m for m in read_messages(stack.slack_capture_file) if "campaign(s) in progress" in m["text"]]
+
+    run_status()
+    assert len(status_messages()) == 1
+    text = str(status_messages()[0]["blocks"])
+    assert "status-probe" in text and "72.5 %" in text and "2 resource(s) failed to apply" in text
+    assert "3f2b8c1e-to-c7e91a04" not in text  # the finished campaign is not "in progress"
+    run_status()
+    assert len(status_messages()) == 1  # nothing changed: silent
