@@ -43,6 +43,7 @@ with DAG(
         "max_hours": Param(24.0, type="number", exclusiveMinimum=0),
         "apply_timeout_s": Param(3600, type="integer", minimum=10),
         "slack_conn_id": Param(DEFAULT_SLACK_CONN_ID, type="string"),
+        "fidelity_deferrable": Param(False, type="boolean", description="wait for the rescan in the triggerer"),
         "iteration": Param(0, type="integer", minimum=0, description="Set by the chain; 0 starts a new chain"),
         "consecutive_successes": Param(0, type="integer", minimum=0, description="Set by the chain"),
         "started_at": Param("", type="string", description="Set by the chain (ISO time the chain began)"),
@@ -98,6 +99,7 @@ with DAG(
         campaign=PREPARE,
         target_scan_id="{{ ti.xcom_pull(task_ids='scan_target')['scan_id'] }}",
         fidelity_target="{{ params.fidelity_target }}",
+        deferrable="{{ params.fidelity_deferrable }}",
         poke_interval=2,
         timeout=600,
     )

@@ -20,6 +20,7 @@ INHERITED_PARAMS = (
     "max_hours",
     "apply_timeout_s",
     "slack_conn_id",
+    "fidelity_deferrable",
 )
 
 

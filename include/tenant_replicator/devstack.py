@@ -217,7 +217,9 @@ def airflow_env(stack: Stack, api_port: int) -> dict[str, str]:
     }
 
 
-def start_airflow(stack: Stack, components: tuple[str, ...] = ("api-server", "scheduler", "dag-processor")) -> None:
+def start_airflow(
+    stack: Stack, components: tuple[str, ...] = ("api-server", "scheduler", "dag-processor", "triggerer")
+) -> None:
     api_port = free_port()
     env = airflow_env(stack, api_port)
     airflow = str(Path(sys.executable).parent / "airflow")

@@ -141,3 +141,15 @@ def test_status_dag_reports_running_campaigns_once_then_stays_silent(stack):
     assert "3f2b8c1e-to-c7e91a04" not in text  # the finished campaign is not "in progress"
     run_status()
     assert len(status_messages()) == 1  # nothing changed: silent
+
+
+def test_deferrable_fidelity_sensor_waits_in_the_triggerer(stack):
+    from tenant_replicator.sim.seed import SOURCE_SUBSCRIPTION_ID as SRC
+    from tenant_replicator.sim.seed import TARGET_SUBSCRIPTION_ID as TGT
+
+    client = devstack.AirflowClient(stack.api_url, devstack.ADMIN_USER, stack.admin_password)
+    client.trigger(DAG_ID, demo_conf(SRC, TGT, fidelity_deferrable=True, required_successes=1))
+    state = follow_chain(client, f"tenant_replication__{campaign_id_for(SRC, TGT)}", timeout=300, echo=lambda _: None)
+    assert state["status"] == "objective_met" and state["last_fidelity"] >= 95.0
+    triggerer_log = (stack.workdir / "logs" / "triggerer.log").read_text()
+    assert "FidelityTrigger" in triggerer_log
