@@ -17,13 +17,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from test_runner import SLOW_CONFIG, marked_processes, wait_until_gone  # same folder (rootdir import mode)
 
 from tenant_replicator.terraform import safety
 from tenant_replicator.terraform.converge import ConvergeOptions, arm_writes, converge
 from tenant_replicator.terraform.runner import LOCAL_LOCK_INFO, Terraform, TerraformTooOld, version_tuple
 from tenant_replicator.terraform.safety import StateCorrupted
-
-from test_runner import SLOW_CONFIG, marked_processes, wait_until_gone  # same folder (rootdir import mode)
 
 pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform not on PATH")
 

@@ -44,6 +44,7 @@ class ConvergeOptions:
     run_init: bool = False
     backup_keep: int = safety.BACKUP_KEEP
     max_listed: int = 20
+    adopt_passes: int = 3  # extra plan+apply passes right after "already exists" failures
 
 
 def arm_writes(actions: dict[str, str], importing: dict[str, str], addresses: set[str] | None = None) -> dict:
@@ -92,9 +93,11 @@ def backup(tf: Terraform, keep: int) -> str | None:
 
 def converge(tf: Terraform, options: ConvergeOptions | None = None,
              on_phase: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """prepare -> [init] -> validate -> plan -> destroy guard -> backup -> apply -> adopt; the summary.
+    """prepare -> [init] -> validate -> (plan -> destroy guard -> backup -> apply -> adopt)+; the summary.
 
-    Raises ``TerraformError`` subclasses for failures before the apply (nothing applied). Resource
+    A pass whose only failures were "already exists" (resources a killed run created but never
+    recorded) is followed at once by another pass that imports them, up to ``adopt_passes`` more.
+    Raises ``TerraformError`` subclasses for failures before the apply (nothing applied); resource
     failures, timeouts and refused destroys come back in the summary with ``ok`` false.
     """
     options = options or ConvergeOptions()
@@ -108,12 +111,26 @@ def converge(tf: Terraform, options: ConvergeOptions | None = None,
         try:
             return step()
         finally:
-            timings[f"{name}_s"] = round(time.monotonic() - begin, 3)
+            timings[f"{name}_s"] = round(timings.get(f"{name}_s", 0.0) + time.monotonic() - begin, 3)
 
     checks = timed("prepare", lambda: prepare(tf))
     if options.run_init:
         timed("init", tf.init)
     timed("validate", tf.validate)
+    passes: list[dict[str, Any]] = []
+    while True:
+        summary = _one_pass(tf, options, timed, checks["backend"])
+        passes.append(summary)
+        retry = summary.pop("_adopted_from_failures")
+        if not retry or summary["timed_out"] or summary["stopped"] or len(passes) > options.adopt_passes:
+            break
+    summary = _merge_passes(passes)
+    summary.update(checks=checks, timings=timings, duration_s=round(time.monotonic() - started, 3))
+    return summary
+
+
+def _one_pass(tf: Terraform, options: ConvergeOptions, timed: Callable[[str, Callable[[], Any]], Any],
+              backend_kind: str) -> dict[str, Any]:
     plan_timeout = options.plan_timeout if options.plan_timeout is not None else options.timeout
     plan: PlanResult = timed("plan", lambda: tf.plan(timeout=plan_timeout, parallelism=options.parallelism))
     refused = [] if options.allow_destroy else safety.destructive_changes(plan.actions, plan.reasons)
@@ -125,17 +142,36 @@ def converge(tf: Terraform, options: ConvergeOptions | None = None,
                                                  parallelism=options.parallelism))
     safety.secure_workdir(tf.workdir)
     summary = apply_summary(plan, result, options.max_listed)
-    adopt = imports.adoptable(result.failed) if result else {}
+    summary.update(outcome_fields(plan, result, refused, options.max_listed))
+    from_failures: dict[str, str] = {}
     if result is not None:
-        pending = imports.refresh_imports(tf.workdir, _managed_after(tf, checks["backend"]), adopt)
+        managed = _managed_after(tf, backend_kind)
+        from_failures = imports.adoptable(result.failed)
+        adopt = {**imports.orphans(result.applied_ids, managed), **from_failures}
+        pending = imports.refresh_imports(tf.workdir, managed, adopt)
     else:
         pending = imports.read_imports(tf.workdir)
-    summary.update(outcome_fields(plan, result, refused, options.max_listed))
     summary["imports"] = {"planned": len(plan.importing), "adopt_next": sorted(pending)[:options.max_listed],
                           "adopt_next_count": len(pending)}
-    summary.update(checks=checks, state_backup=backup_name, timings=timings,
-                   duration_s=round(time.monotonic() - started, 3))
+    summary["state_backup"] = backup_name
+    # Retry at once only when every failure is adoptable: anything else is for the next iteration.
+    summary["_adopted_from_failures"] = bool(from_failures) and len(from_failures) == summary["failed_count"]
     return summary
+
+
+def _merge_passes(passes: list[dict[str, Any]]) -> dict[str, Any]:
+    """One iteration's summary: the first plan, the last outcome, applied and writes summed."""
+    if len(passes) == 1:
+        return {**passes[0], "passes": 1}
+    first, last = passes[0], passes[-1]
+    merged = {**last, "plan": first["plan"], "changes": first["changes"], "passes": len(passes)}
+    merged["applied"] = sum(p["applied"] for p in passes)
+    for key in ("writes", "writes_applied"):
+        merged[key] = {k: sum(p[key][k] for p in passes) for k in first[key]}
+    merged["imports"] = {**last["imports"], "planned": sum(p["imports"]["planned"] for p in passes)}
+    merged["state_backup"] = next((p["state_backup"] for p in passes if p["state_backup"]), None)
+    merged["duration_s"] = round(sum(p["duration_s"] for p in passes), 3)
+    return merged
 
 
 def outcome_fields(plan: PlanResult, result: ApplyResult | None, refused: list[dict[str, str]],
@@ -147,6 +183,7 @@ def outcome_fields(plan: PlanResult, result: ApplyResult | None, refused: list[d
         "writes": arm_writes(plan.actions, plan.importing) if result else arm_writes({}, {}),
         "writes_applied": arm_writes(plan.actions, plan.importing, applied),
         "to_change": len(changed),
+        "plan_actions": {a: plan.actions.get(a, "import") for a in sorted(changed)[:max_listed]},
         "destroy_refused": refused[:max_listed],
         "destroy_refused_count": len(refused),
         "provider_crashed": bool(result and _provider_crashed(result)),

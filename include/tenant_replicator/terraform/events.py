@@ -118,7 +118,8 @@ def summarise_plan(lines: Iterable[str]) -> dict[str, Any]:
 def summarise_apply(lines: Iterable[str]) -> dict[str, Any]:
     """``apply -json`` stream -> per-resource outcome.
 
-    Returns ``{"applied": [addr], "failed": [{address, summary, detail, arm_code, http_status}],
+    Returns ``{"applied": [addr], "applied_ids": {addr: remote ID},
+    "failed": [{address, summary, detail, arm_code, http_status}],
     "not_started": [addr], "in_progress": [addr], "planned": {addr: action},
     "change_summary": {...}, "diagnostics": [...], "interrupted": bool}``. A resource is
     ``applied`` once every one of its hooks completed (a replace has a delete and a create),
@@ -130,6 +131,7 @@ def summarise_apply(lines: Iterable[str]) -> dict[str, Any]:
     started: dict[str, int] = {}
     completed: dict[str, int] = {}
     errored: dict[str, str] = {}
+    ids: dict[str, str] = {}
     change_summary: dict[str, Any] = {}
     diagnostics: list[dict[str, Any]] = []
     interrupted = False
@@ -143,6 +145,8 @@ def summarise_apply(lines: Iterable[str]) -> dict[str, Any]:
         elif kind == "apply_complete":
             addr = _address(event, "hook")
             completed[addr] = completed.get(addr, 0) + 1
+            if event["hook"].get("id_value") and event["hook"].get("action") in ("create", "update"):
+                ids[addr] = event["hook"]["id_value"]
         elif kind == "apply_errored":
             errored[_address(event, "hook")] = event.get("@message", "")
         elif kind == "change_summary":
@@ -163,6 +167,7 @@ def summarise_apply(lines: Iterable[str]) -> dict[str, Any]:
     ]
     return {
         "applied": applied,
+        "applied_ids": {a: ids[a] for a in applied if a in ids},
         "failed": failed,
         "not_started": not_started,
         "in_progress": in_progress,

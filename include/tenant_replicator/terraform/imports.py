@@ -33,6 +33,11 @@ def adoptable(failed: list[dict[str, Any]]) -> dict[str, str]:
     return found
 
 
+def orphans(applied_ids: dict[str, str], managed: set[str]) -> dict[str, str]:
+    """{address: ID} ARM confirmed (``apply_complete``) but the state lacks: the run was killed first."""
+    return {address: rid for address, rid in applied_ids.items() if address not in managed}
+
+
 def config_resources(workdir: Path) -> dict[str, dict[str, Any]]:
     """{address: resource block} of the single-instance resources in the ``*.tf.json`` config."""
     found: dict[str, dict[str, Any]] = {}

@@ -96,6 +96,7 @@ class ApplyResult:
 
     exit_code: int
     applied: list[str] = field(default_factory=list)
+    applied_ids: dict[str, str] = field(default_factory=dict)
     failed: list[dict[str, Any]] = field(default_factory=list)
     not_started: list[str] = field(default_factory=list)
     in_progress: list[str] = field(default_factory=list)
@@ -232,7 +233,8 @@ class Terraform:
             summary["diagnostics"].append({"severity": "error", "summary": result.stderr.strip()[-500:],
                                            "detail": "", "address": None, "arm_code": None})
         return ApplyResult(
-            exit_code=result.returncode, applied=summary["applied"], failed=summary["failed"],
+            exit_code=result.returncode, applied=summary["applied"], applied_ids=summary["applied_ids"],
+            failed=summary["failed"],
             not_started=summary["not_started"], in_progress=summary["in_progress"],
             change_summary=summary["change_summary"], diagnostics=summary["diagnostics"],
             timed_out=result.timed_out, stopped=result.stopped, killed=result.killed,

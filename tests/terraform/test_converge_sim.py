@@ -1,0 +1,302 @@
+"""Converge with the real terraform, the stand-in azapi provider and the ARM simulator.
+
+Partial failure -> the next iteration plans and writes only what failed; a timeout mid-apply ->
+nothing left running, state readable, the next iteration resumes; resources ARM holds but the
+state lacks (a killed run) are adopted through generated import blocks; a provider that dies
+mid-apply is a clear failure that still says what was applied. ARM writes are checked against
+the simulator's own counters (``/_sim/stats``), not only against what terraform says.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tenant_replicator.terraform import imports, safety
+from tenant_replicator.terraform.converge import ConvergeOptions, converge
+from tenant_replicator.terraform.process import _group_members
+from tenant_replicator.terraform.runner import Terraform
+from tenant_replicator.tfprovider.install import write_cli_config
+
+pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform not on PATH")
+
+TARGET_SUB = "c7e91a04-2b6f-4d38-a5e2-91f4b7c0d863"
+RG_ID = f"/subscriptions/{TARGET_SUB}/resourceGroups/rg-converge"
+NET = "2024-05-01"
+NSG = f"Microsoft.Network/networkSecurityGroups@{NET}"
+
+
+def _load_sim_conftest():
+    """Reuse the simulator fixture's process class (tests/sim/conftest.py) without a package import."""
+    path = Path(__file__).resolve().parents[1] / "sim" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("_sim_conftest_for_terraform", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+SimProcess = _load_sim_conftest().SimProcess
+
+
+@pytest.fixture(scope="module")
+def sim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    server = SimProcess(tmp_path_factory.mktemp("sim")).start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def sim(sim_server):
+    sim_server.hook("POST", "reset")
+    sim_server.hook("DELETE", "faults")
+    return sim_server
+
+
+@pytest.fixture(scope="module")
+def cli_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_cli_config(tmp_path_factory.mktemp("tfcli"), python=sys.executable)
+
+
+@pytest.fixture
+def marker() -> Iterator[str]:
+    value = uuid.uuid4().hex
+    yield value
+    end = time.monotonic() + 5
+    while marked(value) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert marked(value) == [], "terraform or the provider outlived the test"
+
+
+def marked(marker: str, cmd_contains: str = "") -> list[int]:
+    """Live processes carrying the test's marker (terraform passes env on to the provider)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if f"TR_TEST_MARKER={marker}".encode() in environ and state != "Z" and cmd_contains in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def config(names: list[str], route_tables: list[str] = (), vnet_uses: str | None = None) -> dict:
+    """RG + NSGs + route tables (+ a VNet whose subnet references one NSG), like generated config."""
+    resources: dict[str, dict] = {
+        "rg": {"type": "Microsoft.Resources/resourceGroups@2021-04-01", "name": "rg-converge",
+               "parent_id": f"/subscriptions/{TARGET_SUB}", "location": "westeurope", "body": {}},
+    }
+    for name in names:
+        resources[name] = {"type": NSG, "name": name, "parent_id": "${azapi_resource.rg.id}",
+                           "location": "westeurope", "body": {"properties": {}}}
+    for name in route_tables:
+        resources[name] = {"type": f"Microsoft.Network/routeTables@{NET}", "name": name,
+                           "parent_id": "${azapi_resource.rg.id}", "location": "westeurope",
+                           "body": {"properties": {"disableBgpRoutePropagation": False}}}
+    if vnet_uses:
+        resources["vnet"] = {
+            "type": f"Microsoft.Network/virtualNetworks@{NET}", "name": "vnet", "parent_id": "${azapi_resource.rg.id}",
+            "location": "westeurope",
+            "body": {"properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                                    "subnets": [{"name": "s", "properties": {
+                                        "addressPrefix": "10.0.1.0/24",
+                                        "networkSecurityGroup": {"id": f"${{azapi_resource.{vnet_uses}.id}}"}}}]}},
+        }
+    return {"terraform": {"required_providers": {"azapi": {"source": "azure/azapi"}}},
+            "provider": {"azapi": {}}, "resource": {"azapi_resource": resources}}
+
+
+def workdir_for(tmp_path: Path, cfg: dict) -> Path:
+    work = tmp_path / "campaign" / "terraform"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "main.tf.json").write_text(json.dumps(cfg, indent=2, sort_keys=True))  # "regenerated" each time
+    return work
+
+
+def runner(work: Path, sim, cli_config: Path, marker: str, grace_s: float = 20.0, **kw) -> Terraform:
+    env = {"TF_CLI_CONFIG_FILE": str(cli_config), "TENANT_REPLICATOR_ARM_ENDPOINT": sim.endpoint,
+           "TENANT_REPLICATOR_ARM_CA_FILE": sim.ca_file, "TR_TEST_MARKER": marker}
+    return Terraform(work, env=env, grace_s=grace_s, **kw)
+
+
+def target_writes(sim) -> int:
+    return sim.hook("GET", "stats")["writes"].get(TARGET_SUB, 0)
+
+
+def arm_get(sim, rid: str, api_version: str) -> int:
+    return requests.get(f"{sim.endpoint}{rid}", params={"api-version": api_version}, verify=sim.ca_file,
+                        headers={"Authorization": "Bearer t"}, timeout=10).status_code
+
+
+def test_partial_failure_then_only_the_failed_resources_are_planned_and_written(
+    tmp_path: Path, sim, cli_config: Path, marker: str
+) -> None:
+    nsgs, rts = [f"nsg{i}" for i in range(6)], ["rt0", "rt1"]
+    # every PUT of a route table fails this iteration (500 is retried by the provider, then given up)
+    sim.hook("POST", "faults", {"faults": [{"method": "PUT", "path_contains": "/routeTables/", "status": 500,
+                                            "code": "InternalServerError", "retry_after": 0, "times": 1000}]})
+    work = workdir_for(tmp_path, config(nsgs, rts))
+    before = target_writes(sim)
+    first = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
+    first_writes = target_writes(sim) - before
+    assert first["ok"] is False and first["plan"]["add"] == 9
+    assert first["applied"] == 7 and first["failed_count"] == 2
+    assert {f["address"] for f in first["failed"]} == {"azapi_resource.rt0", "azapi_resource.rt1"}
+    assert first["arm_error_codes"] == {"InternalServerError": 2}
+    assert first["writes"]["total"] == 9 and first["writes_applied"]["total"] == 7
+    assert first_writes == 7 + 2 * 5  # 7 PUTs + 2 route tables x (1 try + 4 provider retries)
+
+    sim.hook("DELETE", "faults")
+    work = workdir_for(tmp_path, config(nsgs, rts))  # the next iteration regenerates the same config
+    before = target_writes(sim)
+    second = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
+    assert second["ok"], second
+    assert second["plan"] == {"add": 2, "change": 0, "destroy": 0, "import": 0}
+    assert sorted(second["changes"] and second["writes"].items()) == sorted(
+        {"create": 2, "update": 0, "delete": 0, "replace": 0, "import": 0, "total": 2}.items())
+    assert target_writes(sim) - before == 2  # ARM agrees: only the two route tables were written
+
+    before = target_writes(sim)
+    third = converge(runner(work, sim, cli_config, marker))
+    assert third["ok"] and third["changes"] is False and third["writes"]["total"] == 0
+    assert target_writes(sim) - before == 0
+    assert len(safety.list_backups(work)) == 1  # one backup: before the 2nd apply (the 1st had no state)
+
+
+def test_timeout_mid_apply_leaves_nothing_running_and_the_next_iteration_resumes(
+    tmp_path: Path, sim, cli_config: Path, marker: str
+) -> None:
+    nsgs = [f"nsg{i}" for i in range(4)]
+    # nsg3's PUT is throttled for 8 s: in flight when the 4 s timeout sends SIGINT
+    sim.hook("POST", "faults", {"faults": [{"method": "PUT", "path_contains": "/networkSecurityGroups/nsg3",
+                                            "status": 429, "retry_after": 8, "times": 1}]})
+    work = workdir_for(tmp_path, config(nsgs, vnet_uses="nsg3"))
+    pgids: list[int] = []
+    tf = runner(work, sim, cli_config, marker, grace_s=20, on_start=pgids.append)
+    first = converge(tf, ConvergeOptions(timeout=4))
+    assert all(_group_members(pgid) == [] for pgid in pgids)  # by process group: nothing of any command
+    assert marked(marker) == []
+    assert first["timed_out"] and first["ok"] is False
+    assert first["not_started"] == ["azapi_resource.vnet"]  # the dependent of the in-flight one
+    state = safety.check_local_state(work)  # readable, and holds what was applied
+    assert {"azapi_resource.rg", "azapi_resource.nsg0"} <= safety.managed_addresses(state)
+    assert not (work / ".terraform.tfstate.lock.info").exists()
+
+    work = workdir_for(tmp_path, config(nsgs, vnet_uses="nsg3"))
+    before = target_writes(sim)
+    second = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
+    assert second["ok"], second
+    resumed = second["plan_actions"]
+    assert resumed.get("azapi_resource.vnet") == "create" and "azapi_resource.nsg0" not in resumed
+    assert target_writes(sim) - before == second["writes"]["total"]
+    third = converge(runner(work, sim, cli_config, marker))
+    assert third["ok"] and third["changes"] is False
+
+
+def test_killed_apply_orphans_are_adopted_with_import_blocks(
+    tmp_path: Path, sim, cli_config: Path, marker: str
+) -> None:
+    nsgs = [f"nsg{i}" for i in range(4)]
+    sim.hook("POST", "faults", {"faults": [{"method": "PUT", "path_contains": "/networkSecurityGroups/nsg3",
+                                            "status": 429, "retry_after": 8, "times": 1}]})
+    work = workdir_for(tmp_path, config(nsgs))
+    pgids: list[int] = []
+    done: set[str] = set()
+
+    def kill_group_once_three_nsgs_exist(line: str) -> None:
+        """SIGKILL terraform's whole group (like a node loss): no SIGINT, so no state is written."""
+        if '"apply_complete"' in line:
+            done.add(json.loads(line)["hook"]["resource"]["addr"])
+            if {"azapi_resource.nsg0", "azapi_resource.nsg1", "azapi_resource.nsg2"} <= done:
+                os.killpg(pgids[-1], signal.SIGKILL)
+
+    tf = runner(work, sim, cli_config, marker, on_start=pgids.append, on_line=kill_group_once_three_nsgs_exist)
+    first = converge(tf, ConvergeOptions(timeout=60))
+    assert first["exit_code"] == -9 and marked(marker) == []
+    in_state = safety.managed_addresses(safety.check_local_state(work))
+    written = set(imports.read_imports(work))
+    confirmed = {"azapi_resource.rg", "azapi_resource.nsg0", "azapi_resource.nsg1", "azapi_resource.nsg2"}
+    assert confirmed <= in_state | written  # everything ARM confirmed is either in state or to be adopted
+    assert written == confirmed - in_state
+    assert written, "terraform persisted everything: nothing to adopt (test precondition)"
+    assert first["imports"]["adopt_next_count"] == len(written)
+    for address, rid in imports.read_imports(work).items():
+        assert "?api-version=" in rid and address in imports.config_resources(work)
+
+    work = workdir_for(tmp_path, config(nsgs))
+    second = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
+    assert second["ok"], second
+    assert second["imports"]["planned"] == len(written) and second["plan"]["import"] == len(written)
+    assert not (work / imports.IMPORTS_FILE).exists()  # consumed: every import target is in state now
+    assert safety.managed_addresses(safety.check_local_state(work)) == {f"azapi_resource.{n}" for n in
+                                                                        ["rg", *nsgs]}
+    assert converge(runner(work, sim, cli_config, marker))["changes"] is False
+
+
+def test_resource_already_in_arm_is_adopted_in_the_same_converge(
+    tmp_path: Path, sim, cli_config: Path, marker: str
+) -> None:
+    """A run killed with the worker (no events kept): the create fails with azapi's "already exists",
+    and the next pass of the same converge imports it instead of leaving it for another iteration."""
+    headers = {"Authorization": "Bearer t"}
+    for rid, version, body in [(RG_ID, "2021-04-01", {"location": "westeurope"}),
+                               (f"{RG_ID}/providers/Microsoft.Network/networkSecurityGroups/nsg0", NET,
+                                {"location": "westeurope", "properties": {}})]:
+        requests.put(f"{sim.endpoint}{rid}", params={"api-version": version}, json=body, headers=headers,
+                     verify=sim.ca_file, timeout=10).raise_for_status()
+    work = workdir_for(tmp_path, config(["nsg0", "nsg1"]))
+    summary = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
+    assert summary["ok"], summary
+    assert summary["passes"] >= 2 and summary["imports"]["planned"] == 2
+    assert summary["writes"]["import"] == 2
+    assert converge(runner(work, sim, cli_config, marker))["changes"] is False
+
+
+def test_provider_crash_mid_apply_is_a_clear_failure_that_lists_what_was_applied(
+    tmp_path: Path, sim, cli_config: Path, marker: str
+) -> None:
+    nsgs = [f"nsg{i}" for i in range(3)]
+    sim.hook("POST", "faults", {"faults": [{"method": "PUT", "path_contains": "/networkSecurityGroups/nsg2",
+                                            "status": 429, "retry_after": 10, "times": 1}]})
+    work = workdir_for(tmp_path, config(nsgs))
+    killed: list[int] = []
+
+    def kill_provider_once_nsg2_runs(line: str) -> None:
+        if '"apply_start"' in line and "azapi_resource.nsg2" in line and not killed:
+            def later() -> None:
+                time.sleep(1.0)
+                for pid in marked(marker, cmd_contains="tfprovider"):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            threading.Thread(target=later, daemon=True).start()
+
+    tf = runner(work, sim, cli_config, marker, on_line=kill_provider_once_nsg2_runs)
+    summary = converge(tf, ConvergeOptions(timeout=120))
+    assert killed, "the provider process was not found"
+    assert summary["ok"] is False and summary["provider_crashed"] is True
+    assert "the provider plugin crashed" in __import__(
+        "tenant_replicator.terraform.runner", fromlist=["failure_message"]).failure_message(summary)
+    assert [f["address"] for f in summary["failed"]] == ["azapi_resource.nsg2"]
+    assert summary["applied"] == 3  # rg, nsg0, nsg1: recorded although the provider died
+    assert safety.managed_addresses(safety.check_local_state(work)) >= {"azapi_resource.rg",
+                                                                        "azapi_resource.nsg0"}
+    sim.hook("DELETE", "faults")
+    again = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
+    assert again["ok"] and again["plan"]["add"] == 1, again
