@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -19,7 +20,7 @@ from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from tenant_replicator.terraform import backend, jobs
-from tenant_replicator.terraform.converge import ConvergeOptions, converge
+from tenant_replicator.terraform.converge import ConvergeOptions, converge, templated_options
 from tenant_replicator.terraform.runner import DEFAULT_GRACE_S, Terraform, TerraformError, failure_message
 
 _EVENT_LOG_TYPES = {"apply_complete", "apply_errored", "diagnostic", "change_summary", "log"}
@@ -68,7 +69,7 @@ class TerraformApplyOperator(BaseOperator):
         if self.deferrable:
             from tenant_replicator_airflow.triggers.terraform import TerraformJobTrigger
 
-            record = jobs.start_job(workdir, asdict(options), env={**_os_environ(), **env}, grace_s=self.grace_s)
+            record = jobs.start_job(workdir, asdict(options), env={**os.environ, **env}, grace_s=self.grace_s)
             self.log.info("terraform job started: %s", jobs.record_fields(record))
             self.defer(trigger=TerraformJobTrigger(str(workdir), record["job_id"], self.poll_interval,
                                                    deadline_s=_deadline(options), grace_s=self.grace_s),
@@ -127,9 +128,8 @@ class TerraformApplyOperator(BaseOperator):
 
     def _options(self) -> ConvergeOptions:
         run_init = self.run_init if self.run_init is not None else not self.cli_config_file
-        return ConvergeOptions(timeout=_number(self.timeout, float), parallelism=_number(self.parallelism, int),
-                               allow_destroy=_flag(self.allow_destroy), max_listed=self.max_failed_listed,
-                               run_init=run_init or bool(self.backend_conn_id))
+        return templated_options(self.timeout, self.parallelism, self.allow_destroy,
+                                 max_listed=self.max_failed_listed, run_init=run_init or bool(self.backend_conn_id))
 
     def _make_runner(self, env: dict[str, str] | None = None) -> Terraform:
         try:
@@ -150,22 +150,5 @@ class TerraformApplyOperator(BaseOperator):
             self.log.log(level, "terraform: %s", str(event.get("@message", ""))[:500])
 
 
-def _os_environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
-
-
 def _deadline(options: ConvergeOptions) -> float | None:
     return None if options.timeout is None else 2 * options.timeout  # plan + apply
-
-
-def _flag(value: Any) -> bool:
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def _number(value: Any, kind: type) -> Any:
-    """Templated numbers arrive as strings ("600", "None", ""): coerce, treating empties as unset."""
-    if value is None or (isinstance(value, str) and value.strip() in ("", "None", "none", "null")):
-        return None
-    return kind(float(value)) if kind is int else kind(value)

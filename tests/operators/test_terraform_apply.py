@@ -185,3 +185,77 @@ def test_missing_working_dir_is_a_clear_error(tmp_path: Path) -> None:
     op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path / "nope"))
     _, _, err = run(op)
     assert err is not None and "does not exist" in str(err)
+
+
+def _resume(op: TerraformApplyOperator, deferred: Any) -> tuple[RecordingTI, dict[str, Any] | None, Exception | None]:
+    """What the triggerer + a worker do after ``defer``: run the trigger, call ``execute_complete``."""
+    import asyncio
+
+    async def first_event() -> dict[str, Any]:
+        async for event in deferred.trigger.run():
+            return event.payload
+        raise AssertionError("no event")
+
+    payload = asyncio.run(asyncio.wait_for(first_event(), 120))
+    ti = RecordingTI()
+    try:
+        return ti, getattr(op, deferred.method_name)({"ti": ti}, payload), None
+    except AirflowException as err:
+        return ti, None, err
+
+
+def test_deferrable_runs_detached_and_resumes_with_the_same_summary(tmp_path: Path, marker: str) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    write_config(tmp_path, 'resource "terraform_data" "r" {\n  count = 2\n  input = count.index\n}\n')
+    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker},
+                                deferrable=True, poll_interval=0.2, timeout="120")
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": RecordingTI()})
+    assert deferred.value.trigger.serialize()[1]["deadline_s"] == 240.0
+    ti, summary, err = _resume(op, deferred.value)
+    assert err is None and summary["ok"] and summary["applied"] == 2
+    assert ti.pushed["apply_summary"] == summary
+
+
+def test_deferrable_failure_pushes_summary_then_fails_like_the_sync_path(tmp_path: Path, marker: str) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    write_config(tmp_path, """
+        resource "terraform_data" "bad" {
+          provisioner "local-exec" {
+            command = "echo 'ARM PUT /s/t/x failed: 409 Conflict: busy'; exit 1"
+          }
+        }
+    """)
+    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker},
+                                deferrable=True, poll_interval=0.2)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": RecordingTI()})
+    ti, _, err = _resume(op, deferred.value)
+    assert err is not None and "terraform_data.bad (Conflict)" in str(err)
+    assert ti.pushed["apply_summary"]["arm_error_codes"] == {"Conflict": 1}
+
+
+def test_deferrable_pre_apply_error_pushes_apply_error(tmp_path: Path, marker: str) -> None:
+    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), deferrable=True)
+    ti = RecordingTI()
+    with pytest.raises(AirflowException, match="terraform job ended"):
+        op.execute_complete({"ti": ti}, {"status": "error", "error": "terraform job ended without a result"})
+    assert ti.pushed["apply_error"]["error"].startswith("terraform job ended")
+
+
+def test_destroy_refused_by_default_and_allowed_by_template(tmp_path: Path, marker: str) -> None:
+    write_config(tmp_path, 'resource "terraform_data" "a" {}\nresource "terraform_data" "b" {}\n')
+    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker})
+    assert run(op)[2] is None
+    write_config(tmp_path, 'resource "terraform_data" "a" {}\n')
+    ti, _, err = run(op)
+    assert err is not None and "refused to destroy 1 resource(s)" in str(err)
+    assert ti.pushed["apply_summary"]["destroy_refused"][0]["address"] == "terraform_data.b"
+    with DAG("tf_apply_destroy", schedule=None):
+        allowing = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), allow_destroy="{{ params.d }}",
+                                          env={"TR_TEST_MARKER": marker})
+    allowing.render_template_fields({"params": {"d": True}})
+    _, summary, err = run(allowing)
+    assert err is None and summary["writes"]["delete"] == 1

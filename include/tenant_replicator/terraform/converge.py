@@ -47,6 +47,23 @@ class ConvergeOptions:
     adopt_passes: int = 3  # extra plan+apply passes right after "already exists" failures
 
 
+def templated_options(timeout: Any = None, parallelism: Any = None, allow_destroy: Any = False,
+                      **fields: Any) -> ConvergeOptions:
+    """Options from Airflow-templated values: "600", "None", "" and "true" arrive as strings."""
+    return ConvergeOptions(timeout=_number(timeout, float), parallelism=_number(parallelism, int),
+                           allow_destroy=_flag(allow_destroy), **fields)
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _number(value: Any, kind: type) -> Any:
+    if value is None or (isinstance(value, str) and value.strip() in ("", "None", "none", "null")):
+        return None
+    return kind(float(value)) if kind is int else kind(value)
+
+
 def arm_writes(actions: dict[str, str], importing: dict[str, str], addresses: set[str] | None = None) -> dict:
     """ARM writes a plan means: create/update/delete 1, replace 2 (delete + create), import 1.
 
