@@ -72,9 +72,10 @@ class TaskFailureSlackNotifier(BaseNotifier):
                 for f in summary["failed"][:10]
             ]
             error += f"\n{summary.get('failed_count')} failed resource(s):\n" + "\n".join(lines)
+        prepared = _xcom(ti, "prepare") or {}
         message = notify.task_failure_message(
-            campaign_id=str(params.get("campaign_id") or "(default)"),
-            iteration=params.get("iteration"),
+            campaign_id=str(prepared.get("campaign_id") or params.get("campaign_id") or "(not prepared)"),
+            iteration=prepared.get("iteration") or params.get("iteration") or 1,
             task_id=getattr(ti, "task_id", "?"),
             error=error,
             run_url=run_url(context),
@@ -84,9 +85,15 @@ class TaskFailureSlackNotifier(BaseNotifier):
 
 def _apply_summary(ti: Any) -> dict[str, Any] | None:
     """The failed apply's per-resource outcome, when the failed task is the apply."""
-    if ti is None or getattr(ti, "task_id", None) != "apply":
+    if getattr(ti, "task_id", None) != "apply":
+        return None
+    return _xcom(ti, "apply", "apply_summary")
+
+
+def _xcom(ti: Any, task_id: str, key: str = "return_value") -> Any:
+    if ti is None:
         return None
     try:
-        return ti.xcom_pull(task_ids="apply", key="apply_summary")
-    except Exception:  # no XCom access in this callback context: the error text still goes out
+        return ti.xcom_pull(task_ids=task_id, key=key)
+    except Exception:  # no XCom access in this callback context: the message goes out without it
         return None
