@@ -57,7 +57,7 @@ def converge_once(settings, ctx, run_id: str) -> tuple[dict, dict]:
     tf = Terraform(Path(ctx["tf_dir"]), env={"TF_CLI_CONFIG_FILE": ctx["cli_config_file"]}, grace_s=5)
     summary = converge(tf, ConvergeOptions(timeout=300))
     iteration.scan(settings, TGT, f"{run_id}:target")
-    return summary, iteration.fidelity(settings, ctx, f"{run_id}:target")
+    return summary, iteration.fidelity(settings, ctx, f"{run_id}:target", summary["failed"])
 
 
 def unreferenced_type(config: dict) -> tuple[str, int]:
@@ -106,6 +106,7 @@ def test_fidelity_equals_the_known_truth(campaign):
     assert report["overall_percent"] == round(100 * (total - denied) / total, 1)
     assert report["preexisting_target"] == 3  # rg-legacy's resources: reported apart, never counted
     assert {u["type"].lower() for u in report["unmatched"]} == {denied_type.lower()}
+    assert all(u["reason"].startswith("apply failed: RequestDisallowedByPolicy") for u in report["unmatched"])
 
     sim_call(stack, "DELETE", "/_sim/faults")
     before = sim_call(stack, "GET", "/_sim/stats")["writes"].get(TGT, 0)

@@ -83,6 +83,7 @@ def generate(settings: Settings, ctx: dict[str, Any]) -> dict[str, Any]:
     result = generate_config(resources, groups, ctx["source_subscription"], ctx["target_subscription"], ctx["nonce"])
     write_config(result, Path(ctx["tf_dir"]))
     _write_json(Path(ctx["campaign_dir"]) / "skipped.json", result.skipped)
+    _write_json(Path(ctx["campaign_dir"]) / "labels.json", result.labels)
     return {
         "resources_emitted": result.resource_count,
         "skipped_count": len(result.skipped),
@@ -92,9 +93,12 @@ def generate(settings: Settings, ctx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def fidelity(settings: Settings, ctx: dict[str, Any], target_scan_id: str) -> dict[str, Any] | None:
+def fidelity(
+    settings: Settings, ctx: dict[str, Any], target_scan_id: str, apply_failures: list[dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
     """The fidelity report once the target scan of this iteration is in the graph, else None.
 
+    `apply_failures` (the apply summary's `failed` list) give unmatched resources their ARM reason.
     Raises RuntimeError when that scan finished incomplete: a partial scan is never reported.
     """
     from tenant_replicator.graph.store import open_graph
@@ -116,6 +120,7 @@ def fidelity(settings: Settings, ctx: dict[str, Any], target_scan_id: str) -> di
     directory = Path(ctx["campaign_dir"])
     name_map = _read_json(Path(ctx["tf_dir"]) / "name_map.json", {})
     skipped = {s["id"].lower(): s["reason"] for s in _read_json(directory / "skipped.json", [])}
+    failures = failure_reasons(_read_json(directory / "labels.json", {}), apply_failures or [])
     return compute_fidelity(
         source,
         target,
@@ -123,9 +128,22 @@ def fidelity(settings: Settings, ctx: dict[str, Any], target_scan_id: str) -> di
         source_complete=bool(source_scan.get("complete")),
         target_complete=True,
         out_of_scope=skipped,
+        failure_reasons=failures,
         canonical_type=canonical_type,
         writable=writable_properties,
     )
+
+
+def failure_reasons(labels: dict[str, str], failed: list[dict[str, Any]]) -> dict[str, str]:
+    """Source id -> "ARM code: summary" for each failed Terraform address (`azapi_resource.<label>`)."""
+    reasons = {}
+    for failure in failed:
+        label = str(failure.get("address") or "").rsplit(".", 1)[-1]
+        if label in labels:
+            reasons[labels[label].lower()] = ": ".join(
+                str(part) for part in (failure.get("arm_code"), failure.get("summary")) if part
+            )
+    return reasons
 
 
 def writable_properties(resource: dict[str, Any]) -> dict[str, Any]:

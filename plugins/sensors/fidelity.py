@@ -45,7 +45,7 @@ class FidelitySensor(BaseSensorOperator):
 
         self._check_campaign()
         self.defer(
-            trigger=FidelityTrigger(self.campaign, str(self.target_scan_id), self.poke_interval),
+            trigger=FidelityTrigger(self.campaign, str(self.target_scan_id), self.poke_interval, _failures(context)),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
@@ -64,7 +64,7 @@ class FidelitySensor(BaseSensorOperator):
 
     def poke(self, context: Any) -> PokeReturnValue:
         self._check_campaign()
-        report = iteration.fidelity(load_settings(), self.campaign, str(self.target_scan_id))
+        report = iteration.fidelity(load_settings(), self.campaign, str(self.target_scan_id), _failures(context))
         if report is None:
             self.log.info("target scan %s not in the graph yet", self.target_scan_id)
             return PokeReturnValue(is_done=False)
@@ -82,3 +82,9 @@ class FidelitySensor(BaseSensorOperator):
             report["preexisting_target"],
         )
         return report
+
+
+def _failures(context: Any) -> list[dict[str, Any]]:
+    """The apply's failed resources (so unmatched ones carry their ARM error), if the apply reported."""
+    summary = context["ti"].xcom_pull(task_ids="apply", key="apply_summary") or {}
+    return list(summary.get("failed") or [])

@@ -16,16 +16,28 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 class FidelityTrigger(BaseTrigger):
     """Fires `{"status": "done", "report": {...}}` or `{"status": "error", "error": "..."}`."""
 
-    def __init__(self, campaign: dict[str, Any], target_scan_id: str, poll_interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        campaign: dict[str, Any],
+        target_scan_id: str,
+        poll_interval: float = 5.0,
+        apply_failures: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__()
         self.campaign = campaign
         self.target_scan_id = target_scan_id
         self.poll_interval = float(poll_interval)
+        self.apply_failures = apply_failures or []
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
-            {"campaign": self.campaign, "target_scan_id": self.target_scan_id, "poll_interval": self.poll_interval},
+            {
+                "campaign": self.campaign,
+                "target_scan_id": self.target_scan_id,
+                "poll_interval": self.poll_interval,
+                "apply_failures": self.apply_failures,
+            },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -35,7 +47,7 @@ class FidelityTrigger(BaseTrigger):
         while True:
             try:
                 report = await asyncio.to_thread(
-                    iteration.fidelity, load_settings(), self.campaign, self.target_scan_id
+                    iteration.fidelity, load_settings(), self.campaign, self.target_scan_id, self.apply_failures
                 )
             except Exception as error:  # incomplete scan, graph gone: the sensor decides (fail / soft_fail)
                 yield TriggerEvent({"status": "error", "error": str(error)[:2000]})

@@ -25,14 +25,14 @@ def test_serialize_round_trips():
 
 def test_waits_for_the_scan_then_fires_the_report(monkeypatch):
     answers = [None, None, {"overall_percent": 100.0}]
-    monkeypatch.setattr(iteration, "fidelity", lambda settings, ctx, scan_id: answers.pop(0))
+    monkeypatch.setattr(iteration, "fidelity", lambda settings, ctx, scan_id, failures: answers.pop(0))
     events = collect(FidelityTrigger(CAMPAIGN, "run:target", 0.01))
     assert [e.payload for e in events] == [{"status": "done", "report": {"overall_percent": 100.0}}]
     assert answers == []
 
 
 def test_incomplete_scan_becomes_an_error_event(monkeypatch):
-    def incomplete(settings, ctx, scan_id):
+    def incomplete(settings, ctx, scan_id, failures):
         raise RuntimeError(f"target scan {scan_id} is incomplete: fidelity not computed")
 
     monkeypatch.setattr(iteration, "fidelity", incomplete)
