@@ -105,9 +105,7 @@ def _nic_payload() -> dict[str, Any]:
         "etag": 'W/"abc"',
         "kind": "Regular",
         "properties": {
-            "ipConfigurations": [
-                {"id": f"{NIC}/ipConfigurations/ipconfig1", "properties": {"subnet": {"id": SUBNET}}}
-            ],
+            "ipConfigurations": [{"id": f"{NIC}/ipConfigurations/ipconfig1", "properties": {"subnet": {"id": SUBNET}}}],
             "networkSecurityGroup": {"id": NSG.upper()},
         },
     }
@@ -149,9 +147,7 @@ def test_api_versions_cached_per_namespace_and_case_insensitive() -> None:
 
         def get(self, namespace: str) -> Any:
             FakeProviders.calls += 1
-            rt = type(
-                "RT", (), {"resource_type": "virtualNetworks", "api_versions": ["2024-05-01", "2023-09-01"]}
-            )
+            rt = type("RT", (), {"resource_type": "virtualNetworks", "api_versions": ["2024-05-01", "2023-09-01"]})
             return type("P", (), {"resource_types": [rt]})
 
     client = type("C", (), {"providers": FakeProviders()})()
@@ -286,9 +282,7 @@ def test_scan_source_loads_every_listed_resource_with_full_bodies(sim: dict, sto
             direct = client.resources.get_by_id(body["id"], api_version=body["apiVersion"]).as_dict()
             stored = {k: v for k, v in body.items() if k not in {"apiVersion", "resourceGroup"}}
             assert stored == direct
-            assert (
-                body["resourceGroup"].lower() == ids.parse_resource_id(body["id"])["resource_group"].lower()
-            )
+            assert body["resourceGroup"].lower() == ids.parse_resource_id(body["id"])["resource_group"].lower()
     finally:
         client.close()
 
@@ -298,9 +292,7 @@ def test_scan_source_loads_every_listed_resource_with_full_bodies(sim: dict, sto
     scan = latest_scan(store, SUB)
     assert scan is not None and scan["scan_id"] == "scan-1" and scan["complete"] is True
     assert scan["resource_count"] == len(listed) and scan["errors"] == 0 and scan["at"]
-    rows = store.query(
-        "MATCH (r:Resource)-[:IN]->(g:ResourceGroup)-[:IN]->(s:Subscription) RETURN count(r) AS n"
-    )
+    rows = store.query("MATCH (r:Resource)-[:IN]->(g:ResourceGroup)-[:IN]->(s:Subscription) RETURN count(r) AS n")
     assert rows == [{"n": len(listed)}]
 
 
@@ -313,9 +305,7 @@ def test_listing_follows_next_link(sim: dict, store: FalkorGraphStore) -> None:
 
     client = resource_client(_settings(sim), SUB, raw_request_hook=count_pages)
     try:
-        report = scan_subscription(
-            _settings(sim), store, SUB, "paged", client=client, page_size=5, max_workers=3
-        )
+        report = scan_subscription(_settings(sim), store, SUB, "paged", client=client, page_size=5, max_workers=3)
     finally:
         client.close()
     listed = _listed(sim, SUB)
@@ -325,9 +315,7 @@ def test_listing_follows_next_link(sim: dict, store: FalkorGraphStore) -> None:
 
 def test_depends_on_edges_follow_references(sim: dict, store: FalkorGraphStore) -> None:
     scan_subscription(_settings(sim), store, SUB, "scan-1")
-    nics = [
-        r for r in read_resources(store, SUB) if r["type"].lower() == "microsoft.network/networkinterfaces"
-    ]
+    nics = [r for r in read_resources(store, SUB) if r["type"].lower() == "microsoft.network/networkinterfaces"]
     assert nics
     for nic in nics:
         # every subnet reference becomes an edge to the VNet that holds the subnet
@@ -343,9 +331,7 @@ def test_depends_on_edges_follow_references(sim: dict, store: FalkorGraphStore) 
         )
         assert subnets <= {row["id"] for row in linked}
     # no edge points at a node the references do not justify
-    for edge in store.query(
-        "MATCH (a:Resource)-[:DEPENDS_ON]->(b:Resource) RETURN a.properties AS p, b.id_lower AS b"
-    ):
+    for edge in store.query("MATCH (a:Resource)-[:DEPENDS_ON]->(b:Resource) RETURN a.properties AS p, b.id_lower AS b"):
         refs = {c.lower() for i in ids.find_arm_ids(json.loads(edge["p"])) for c in ids.ancestors(i)}
         assert edge["b"] in refs
 
@@ -353,9 +339,7 @@ def test_depends_on_edges_follow_references(sim: dict, store: FalkorGraphStore) 
 def test_rescan_after_delete_removes_the_node(sim: dict, store: FalkorGraphStore) -> None:
     settings = _settings(sim)
     scan_subscription(settings, store, SUB, "scan-1")
-    victim = next(
-        r for r in read_resources(store, SUB) if r["type"].lower() == "microsoft.network/publicipaddresses"
-    )
+    victim = next(r for r in read_resources(store, SUB) if r["type"].lower() == "microsoft.network/publicipaddresses")
     client = resource_client(settings, SUB)
     try:
         client.resources.begin_delete_by_id(victim["id"], api_version=victim["apiVersion"]).result()
@@ -374,9 +358,7 @@ def test_failing_get_makes_the_scan_incomplete_and_skips_cleanup(sim: dict, stor
     settings = _settings(sim)
     scan_subscription(settings, store, SUB, "scan-1")
     before = {r["id"].lower(): r for r in read_resources(store, SUB)}
-    deleted, failing = [
-        r for r in before.values() if r["type"].lower() == "microsoft.storage/storageaccounts"
-    ][:2]
+    deleted, failing = [r for r in before.values() if r["type"].lower() == "microsoft.storage/storageaccounts"][:2]
     client = resource_client(settings, SUB)
     try:
         client.resources.begin_delete_by_id(deleted["id"], api_version=deleted["apiVersion"]).result()
@@ -400,9 +382,7 @@ def test_failing_get_makes_the_scan_incomplete_and_skips_cleanup(sim: dict, stor
     assert latest_scan(store, SUB)["complete"] is False
 
 
-def test_resource_deleted_between_list_and_get_is_vanished_not_an_error(
-    sim: dict, store: FalkorGraphStore
-) -> None:
+def test_resource_deleted_between_list_and_get_is_vanished_not_an_error(sim: dict, store: FalkorGraphStore) -> None:
     settings = _settings(sim)
     scan_subscription(settings, store, SUB, "scan-1")
     gone = next(r for r in read_resources(store, SUB) if r["type"].lower() == "microsoft.keyvault/vaults")
@@ -474,9 +454,7 @@ def test_unreachable_arm_records_a_listing_error(tmp_path: Path, store: FalkorGr
 
 def test_load_is_idempotent_and_links_across_scans(store: FalkorGraphStore) -> None:
     """Two subscriptions: a reference into another subscription links once that one is in the graph."""
-    other_vnet = (
-        f"/subscriptions/{OTHER}/resourceGroups/rg-hub/providers/Microsoft.Network/virtualNetworks/hub"
-    )
+    other_vnet = f"/subscriptions/{OTHER}/resourceGroups/rg-hub/providers/Microsoft.Network/virtualNetworks/hub"
     nic = _nic_payload()
     nic["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"] = f"{other_vnet}/subnets/a"
     hub = {"id": other_vnet, "name": "hub", "type": "Microsoft.Network/virtualNetworks", "location": "x"}
@@ -487,8 +465,151 @@ def test_load_is_idempotent_and_links_across_scans(store: FalkorGraphStore) -> N
     second = load(store, SUB, groups, rows)
     for counts in (first, second):
         assert {k: counts[k] for k in ("resource_groups", "resources", "depends_on")} == {
-            "resource_groups": 1, "resources": 1, "depends_on": 1}
+            "resource_groups": 1,
+            "resources": 1,
+            "depends_on": 1,
+        }
     assert (first["created"], second["created"], second["unchanged"]) == (1, 0, 1)  # rescan: no rewrite
     got = store.query("MATCH (a:Resource)-[e:DEPENDS_ON]->(b:Resource) RETURN a.name AS a, b.name AS b")
     assert got == [{"a": "nic-1", "b": "hub"}]
     assert store.query("MATCH (n) RETURN count(n) AS n") == [{"n": 6}]  # 2 subs, 2 groups, 2 resources
+
+
+# ---------------------------------------------------------------- scale: pacing, bad input, transform speed-ups
+
+
+def test_fast_ancestors_match_the_reference_helper() -> None:
+    from tenant_replicator.scan import ancestors
+
+    role = f"{VNET}/providers/Microsoft.Authorization/roleAssignments/ra-1"
+    sub_level = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/rd"
+    for ref in (SUBNET, VNET, NIC + "/ipConfigurations/ipconfig1", role, sub_level, RG, f"/subscriptions/{SUB}"):
+        assert ancestors(ref) == list(ids.ancestors(ref)), ref
+
+
+def test_references_from_text_include_identity_keys_and_skip_escapes() -> None:
+    identity = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-1"
+    payload = _nic_payload() | {"identity": {"type": "UserAssigned", "userAssignedIdentities": {identity: {}}}}
+    payload["properties"]["note"] = f"see {NSG}\nnext line"
+    refs = references(payload)
+    assert identity.lower() in refs and NSG.lower() in refs
+    assert not any("\\" in r or "next" in r for r in refs)
+
+
+def test_duplicate_ids_differing_in_casing_are_one_resource() -> None:
+    from tenant_replicator.scan import dedupe
+
+    upper = _nic_payload() | {"id": NIC.upper()}
+    _, rows = transform([], [(_nic_payload(), "v"), (upper, "v")], SUB, "s", "t")
+    assert [r["id"] for r in rows] == [NIC]
+    unique, duplicates = dedupe(
+        [resource_row(_nic_payload(), "v", SUB, "s", "t"), resource_row(upper, "v", SUB, "s", "t")]
+    )
+    assert len(unique) == 1 and duplicates == [NIC.upper()]
+
+
+class _FakeResponse:
+    def __init__(self, status: int, content: bytes, reason: str = "OK") -> None:
+        self.status_code, self.content, self.reason, self.headers = status, content, reason, {}
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    def text(self) -> str:
+        return self.content.decode()
+
+
+def test_malformed_resource_json_is_an_error_naming_the_resource() -> None:
+    from tenant_replicator.scan import fetch_resources
+
+    bodies = {"nic-1": b"{not json", "vnet-1": b"[1, 2]", "nsg-1": b'{"name": "no id"}'}
+
+    class Client:
+        def send_request(self, request: Any) -> _FakeResponse:
+            if "/providers/Microsoft.Network?" in request.url:
+                doc = {"namespace": "Microsoft.Network", "resourceTypes": [
+                    {"resourceType": t, "apiVersions": ["2024-05-01"]}
+                    for t in ("networkInterfaces", "virtualNetworks", "networkSecurityGroups")]}  # fmt: skip
+                return _FakeResponse(200, json.dumps(doc).encode())
+            return _FakeResponse(200, bodies[request.url.split("?")[0].rsplit("/", 1)[-1]])
+
+    summaries = [{"id": i, "type": ids.resource_type_of(i)} for i in (NIC, VNET, NSG)]
+    fetched, errors, vanished = fetch_resources(Client(), summaries, 2, subscription_id=SUB)
+    assert fetched == [] and vanished == []
+    assert {e["id"] for e in errors} == {NIC, VNET, NSG}
+    assert all("Malformed" in e["error"] for e in errors), errors
+
+
+def test_pacer_waits_for_tokens_and_obeys_retry_after() -> None:
+    from tenant_replicator.arm.pacing import Pacer
+
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    pacer = Pacer(capacity=10, rate=5, reserve=2, clock=lambda: now[0], sleep=sleep)
+    waits = [pacer.acquire() for _ in range(8)]
+    assert waits == [0.0] * 8  # the burst, minus the reserve
+    assert pacer.acquire() == pytest.approx(0.2, abs=0.01)  # then one token per 1/rate
+    pacer.observe(200, {"x-ms-ratelimit-remaining-subscription-reads": "0"})  # the server knows better
+    assert pacer.acquire() == pytest.approx(0.6, abs=0.01)
+    pacer.observe(429, {"Retry-After": "3"})
+    assert pacer.acquire() >= 3.0 and pacer.stats.throttled == 1 and pacer.stats.waits == 3
+
+
+def test_scan_paces_under_the_read_budget_and_reports_progress(sim: dict, store: FalkorGraphStore) -> None:
+    """Throttling enforced with a small bucket: the scan loses nothing and barely meets a 429."""
+    from tenant_replicator.arm.pacing import Pacer
+
+    _sim_call(sim, "POST", "/_sim/throttle", {"enforce": True, "limits": {"reads": [20, 20]}})
+    events: list[dict[str, Any]] = []
+    try:
+        report = scan_subscription(
+            _settings(sim), store, SUB, "scan-paced", progress=events.append, pacer=Pacer(capacity=20, rate=20)
+        )
+    finally:
+        _sim_call(sim, "POST", "/_sim/throttle", {"enforce": False})
+    assert report["complete"] is True and report["errors"] == []
+    assert report["resources"] == len(_listed(sim, SUB))
+    assert report["throttling"]["throttled"] <= 2, report["throttling"]  # paced, not hammering
+    assert report["throttling"]["waits"] > 0
+    final = [e for e in events if e["phase"] == "get"][-1]
+    assert final["done"] == final["total"] == report["listed"] and final["rate_per_s"] > 0
+
+
+def test_unknown_subscription_is_a_clear_listing_error(sim: dict, store: FalkorGraphStore) -> None:
+    report = scan_subscription(_settings(sim), store, OTHER, "scan-404")
+    assert report["complete"] is False and report["resources"] == 0
+    assert len(report["errors"]) == 1 and OTHER in report["errors"][0]["error"]
+    assert "not found" in report["errors"][0]["error"] and "404" in report["errors"][0]["error"]
+
+
+def test_forbidden_listing_names_the_subscription(sim: dict, store: FalkorGraphStore) -> None:
+    fault = {"method": "GET", "path_contains": f"/subscriptions/{SUB}/resourcegroups", "status": 403,
+             "code": "AuthorizationFailed", "times": 5}  # fmt: skip
+    _sim_call(sim, "POST", "/_sim/faults", {"faults": [fault]})
+    report = scan_subscription(_settings(sim), store, SUB, "scan-403")
+    assert report["complete"] is False
+    assert "no permission" in report["errors"][0]["error"] and SUB in report["errors"][0]["error"]
+    assert "403" in report["errors"][0]["error"]
+
+
+def test_incomplete_scan_never_overwrites_the_last_complete_one(sim: dict, store: FalkorGraphStore) -> None:
+    settings = _settings(sim)
+    first = scan_subscription(settings, store, SUB, "scan-ok")
+    before = read_resources(store, SUB)
+    victim = before[0]
+    # change a resource and forbid another: the incomplete scan must not write either
+    path = "/" + "/".join(victim["id"].split("/")[-2:])
+    fault = {"method": "GET", "path_contains": path, "status": 403, "code": "AuthorizationFailed", "times": 10}
+    _sim_call(sim, "POST", "/_sim/faults", {"faults": [fault]})
+    report = scan_subscription(settings, store, SUB, "scan-partial")
+    assert report["complete"] is False and report["loaded"] is False
+    assert report["kept_previous_complete_scan"] == "scan-ok"
+    assert [e["id"].lower() for e in report["errors"]] == [victim["id"].lower()]
+    assert "403" in report["errors"][0]["error"]
+    assert read_resources(store, SUB) == before  # the complete scan's data, untouched
+    scan = latest_scan(store, SUB)
+    assert scan["scan_id"] == "scan-partial" and scan["complete"] is False
+    assert scan["last_complete_scan_id"] == "scan-ok" and first["complete"]
