@@ -69,13 +69,13 @@ def _get_resource_graph(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, list[str]]:  # fmt: skip
     """ARG pages -> rows as they arrive (bounded memory); ARM GET for rows ARG cannot stand for."""
     versions = ApiVersions(client, sub)
-    groups = [g for page in resource_graph.query_pages(graph_client, sub, resource_graph.groups_query(sub), quota)
+    groups = [g for page in resource_graph.query_pages(graph_client, sub, resource_graph.groups_query(sub))
               for g in page]  # fmt: skip
     rows: list[dict[str, Any]] = []
     to_get: list[dict[str, Any]] = []
     listed = 0
     meter = meter_for("resource-graph", 0)
-    for page in resource_graph.query_pages(graph_client, sub, resource_graph.resources_query(sub), quota):
+    for page in resource_graph.query_pages(graph_client, sub, resource_graph.resources_query(sub)):
         listed += len(page)
         ready: list[tuple[dict[str, Any], str]] = []
         for item in page:
@@ -139,7 +139,7 @@ def scan_subscription(
 
         client = resource_client(settings, subscription_id, per_retry_policies=[PacingPolicy(pacer)])
     if own_graph_client:
-        graph_client = resource_graph.resource_graph_client(settings)
+        graph_client = resource_graph.resource_graph_client(settings, quota)
 
     def throttling() -> dict[str, Any]:
         return {"throttled": pacer.stats.throttled + quota.stats.throttled,

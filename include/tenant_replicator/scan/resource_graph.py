@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from azure.core.pipeline.policies import HTTPPolicy
+
 from tenant_replicator.arm.pacing import QuotaPacer
-from tenant_replicator.scan.arm_get import ArmCallError, _arm_error
+from tenant_replicator.scan.arm_get import ArmCallError
 
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01"
 PAGE_SIZE = 1000
@@ -44,35 +46,45 @@ def groups_query(subscription_id: str) -> str:
 
 
 def query_pages(
-    client: Any, subscription_id: str, query: str, pacer: QuotaPacer | None = None, page_size: int = PAGE_SIZE
+    client: Any, subscription_id: str, query: str, page_size: int = PAGE_SIZE
 ) -> Iterator[list[dict[str, Any]]]:
-    """Every page of an ARG query (`$skipToken` paging), paced by the user quota."""
-    from azure.core.rest import HttpRequest
+    """Every page of an ARG query (`$skipToken` paging) through the SDK's `resources` operation;
+    the client's QuotaPolicy paces it by the user quota headers."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
     skip_token: str | None = None
     while True:
-        options: dict[str, Any] = {"$top": page_size, "resultFormat": "objectArray"}
-        if skip_token:
-            options["$skipToken"] = skip_token
-        body = {"subscriptions": [subscription_id], "query": query, "options": options}
-        if pacer:
-            pacer.acquire()
-        response = client.send_request(HttpRequest("POST", ARG_PATH, json=body))
-        if pacer:
-            pacer.observe(response.status_code, response.headers)
-        if response.status_code != 200:
-            raise _arm_error(response, "resource graph query")
+        options = QueryRequestOptions(top=page_size, skip_token=skip_token, result_format="objectArray")
+        request = QueryRequest(subscriptions=[subscription_id], query=query, options=options)
         try:
-            page = response.json()
-        except ValueError as exc:
-            raise ArmCallError(200, "MalformedJson", str(exc), "resource graph query") from exc
-        data = page.get("data") or []
+            response = client.resources(request)
+        except HttpResponseError as exc:
+            error = getattr(exc, "error", None)
+            code = str(getattr(error, "code", "") or exc.reason or "Error")
+            message = str(getattr(error, "message", "") or exc.message)
+            raise ArmCallError(exc.status_code or 0, code, message, "resource graph query") from exc
+        data = response.data or []
         if not isinstance(data, list):
             raise ArmCallError(200, "UnexpectedResultFormat", "data is not an object array", "resource graph query")
         yield [row for row in data if isinstance(row, dict)]
-        skip_token = page.get("$skipToken") or page.get("skipToken")
+        skip_token = response.skip_token
         if not skip_token or not data:
             return
+
+
+class QuotaPolicy(HTTPPolicy):  # type: ignore[type-arg]
+    """Paces Resource Graph queries by `x-ms-user-quota-remaining` / `-resets-after` (after RetryPolicy)."""
+
+    def __init__(self, pacer: QuotaPacer) -> None:
+        super().__init__()
+        self.pacer = pacer
+
+    def send(self, request: Any) -> Any:
+        self.pacer.acquire()
+        response = self.next.send(request)
+        self.pacer.observe(response.http_response.status_code, response.http_response.headers)
+        return response
 
 
 def as_arm_body(row: dict[str, Any], canonical_type: Callable[[str], str]) -> dict[str, Any]:
@@ -89,10 +101,11 @@ def needs_arm_get(row: dict[str, Any]) -> bool:
     return str(row.get("type") or "").lower() in ARM_BODY_TYPES or not isinstance(row.get("properties"), dict)
 
 
-def resource_graph_client(settings: Any) -> Any:
-    """A ResourceGraphClient (used as an authenticated pipeline) for `settings`' endpoint."""
+def resource_graph_client(settings: Any, pacer: QuotaPacer | None = None) -> Any:
+    """A ResourceGraphClient for `settings`' endpoint, paced by `pacer`."""
     from azure.mgmt.resourcegraph import ResourceGraphClient
 
     from tenant_replicator.arm.client import client_kwargs, credential_for
 
-    return ResourceGraphClient(credential_for(settings), **client_kwargs(settings))
+    policies = [QuotaPolicy(pacer)] if pacer else []
+    return ResourceGraphClient(credential_for(settings), **client_kwargs(settings, per_retry_policies=policies))
