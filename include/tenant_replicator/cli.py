@@ -14,6 +14,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("tenant_replicator.commands.demo", "run the replication loop on the embedded default to its objective"),
     "scan": ("tenant_replicator.commands.scan", "scan one subscription into the graph"),
+    "rehearse": ("tenant_replicator.commands.rehearse", "dry-run an ARM export against the simulator, print fidelity"),
 }
 PASS_THROUGH = {"sim": ("tenant_replicator.sim.server", "serve the ARM simulator (`tenant-replicator sim --help`)")}
 

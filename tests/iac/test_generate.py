@@ -36,9 +36,7 @@ SYSTEM_DATA = {
 }
 
 
-def _res(
-    rid: str, rtype: str, location: str | None = "eastus", api: str | None = "2023-09-01", **extra: Any
-) -> dict:
+def _res(rid: str, rtype: str, location: str | None = "eastus", api: str | None = "2023-09-01", **extra: Any) -> dict:
     payload: dict[str, Any] = {
         "id": rid,
         "name": rid.rsplit("/", 1)[-1],
@@ -150,9 +148,7 @@ def source_fixture() -> tuple[list[dict], list[dict]]:
                         },
                     }
                 ],
-                "defaultSecurityRules": [
-                    {"id": f"{nsg_id}/defaultSecurityRules/AllowVnetInBound", "name": "x"}
-                ],
+                "defaultSecurityRules": [{"id": f"{nsg_id}/defaultSecurityRules/AllowVnetInBound", "name": "x"}],
                 "subnets": [{"id": f"{vnet_id}/subnets/snet-app"}],
                 "networkInterfaces": [{"id": nic_id}],
             },
@@ -416,9 +412,7 @@ def test_config_shape_and_types(result: GenerateResult) -> None:
     assert result.resource_count == len(_blocks(result))
     for block in _blocks(result).values():
         assert set(block) <= {"type", "name", "parent_id", "location", "tags", "body"}
-        assert re.fullmatch(r"[A-Za-z.]+/[A-Za-z/]+@\d{4}-\d{2}-\d{2}(-preview)?", block["type"]), block[
-            "type"
-        ]
+        assert re.fullmatch(r"[A-Za-z.]+/[A-Za-z/]+@\d{4}-\d{2}-\d{2}(-preview)?", block["type"]), block["type"]
 
 
 def test_labels_are_valid_unique_and_stable(result: GenerateResult) -> None:
@@ -528,9 +522,7 @@ def test_references_inside_the_config_become_terraform_references(result: Genera
     assert list(vm["body"]["identity"]["userAssignedIdentities"]) == [_ref(uai_label)]  # dict keys too
     ws_label, _ = _by_name(result, "Microsoft.OperationalInsights/workspaces", "log-contoso")
     _, dcr = _by_name(result, "Microsoft.Insights/dataCollectionRules", "dcr-vm")
-    assert dcr["body"]["properties"]["destinations"]["logAnalytics"][0]["workspaceResourceId"] == _ref(
-        ws_label
-    )
+    assert dcr["body"]["properties"]["destinations"]["logAnalytics"][0]["workspaceResourceId"] == _ref(ws_label)
 
 
 def test_vm_created_os_disk_is_skipped_and_its_id_not_sent(result: GenerateResult) -> None:
@@ -552,9 +544,7 @@ def test_external_ids_are_untouched_and_unmapped_source_ids_rewritten_and_report
     dce = f"/subscriptions/{TGT}/resourceGroups/rg-shared/providers/Microsoft.Insights/"
     dce += "dataCollectionEndpoints/dce-shared"
     assert dcr["body"]["properties"]["dataCollectionEndpointId"] == dce
-    reported = {
-        (u["id"].rsplit("/", 1)[-1], u["reference"].rsplit("/", 1)[-1]) for u in result.unmapped_references
-    }
+    reported = {(u["id"].rsplit("/", 1)[-1], u["reference"].rsplit("/", 1)[-1]) for u in result.unmapped_references}
     assert ("dcr-vm", "dce-shared") in reported
     assert not any(EXT in u["reference"] for u in result.unmapped_references)
 
@@ -628,7 +618,18 @@ def test_skipped_resources_are_listed_with_reasons(result: GenerateResult) -> No
         "managed by" in skipped[f"/subscriptions/{SRC}/resourcegroups/mc_rg-aks_aks1_eastus"]["reason"]
         or "AKS" in skipped[f"/subscriptions/{SRC}/resourcegroups/mc_rg-aks_aks1_eastus"]["reason"]
     )
-    assert "inline" in skipped[f"{NET}/virtualNetworks/vnet-hub/subnets/snet-app".lower()]["reason"]
+    # a subnet listed inline in its VNet is replicated by the VNet's PUT: mapped, not emitted, not skipped
+    subnet = f"{NET}/virtualNetworks/vnet-hub/subnets/snet-app"
+    assert subnet.lower() not in skipped
+    assert {
+        "id": subnet,
+        "type": "Microsoft.Network/virtualNetworks/subnets",
+        "parent": f"{NET}/virtualNetworks/vnet-hub",
+    } in result.inline
+    assert (
+        result.name_map[subnet.lower()]
+        == result.name_map[f"{NET}/virtualNetworks/vnet-hub".lower()] + "/subnets/snet-app"
+    )
     assert "deployment" in skipped[f"{RG}/providers/Microsoft.Resources/deployments/dep1".lower()]["reason"]
     # every input is either emitted or skipped: nothing silently dropped
     resources, groups = source_fixture()
@@ -723,12 +724,8 @@ def test_mutual_references_are_broken_with_literal_target_ids() -> None:
     )
     la, va = _by_name(res, "Microsoft.Network/virtualNetworks", "vnet-a")
     lb_, vb = _by_name(res, "Microsoft.Network/virtualNetworks", "vnet-b")
-    remote_a = va["body"]["properties"]["virtualNetworkPeerings"][0]["properties"]["remoteVirtualNetwork"][
-        "id"
-    ]
-    remote_b = vb["body"]["properties"]["virtualNetworkPeerings"][0]["properties"]["remoteVirtualNetwork"][
-        "id"
-    ]
+    remote_a = va["body"]["properties"]["virtualNetworkPeerings"][0]["properties"]["remoteVirtualNetwork"]["id"]
+    remote_b = vb["body"]["properties"]["virtualNetworkPeerings"][0]["properties"]["remoteVirtualNetwork"]["id"]
     literal = f"/subscriptions/{TGT}/resourceGroups/rg-app/providers/Microsoft.Network/virtualNetworks/vnet-"
     # exactly one direction stays a reference; the other becomes the literal target ID
     assert (remote_a, remote_b) in [(_ref(lb_), literal + "a"), (literal + "b", _ref(la))]
@@ -787,6 +784,7 @@ def test_child_resources_get_their_parent_as_parent_id() -> None:
         SRC,
         TGT,
         NONCE,
+        principal_map={"P-9": "0f0f0f0f-1111-4222-8333-444444444444"},
     )
     server_label, srv = _by_name(res, "Microsoft.Sql/servers", "sql-contoso-a1b2c3")
     assert "fullyQualifiedDomainName" not in srv["body"]["properties"]
@@ -799,6 +797,50 @@ def test_child_resources_get_their_parent_as_parent_id() -> None:
     assert ra["parent_id"] == f"/subscriptions/{TGT}"
     assert ra["body"]["properties"]["roleDefinitionId"].startswith(f"/subscriptions/{TGT}/providers/")
     assert "scope" not in ra["body"]["properties"]
+    assert ra["body"]["properties"]["principalId"] == "0f0f0f0f-1111-4222-8333-444444444444"
+
+
+def _role_assignment(principal: str) -> dict:
+    return _res(
+        f"/subscriptions/{SRC}/providers/Microsoft.Authorization/roleAssignments/ra-{principal[:4]}",
+        "Microsoft.authorization/ROLEASSIGNMENTS",
+        location=None,
+        api="2022-04-01",
+        properties={
+            "roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/"
+            "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+            "principalId": principal,
+        },
+    )
+
+
+def test_role_assignments_need_the_principal_map() -> None:
+    mapped, unmapped = "11111111-2222-4333-8444-555555555555", "99999999-2222-4333-8444-555555555555"
+    payloads = [_role_assignment(mapped), _role_assignment(unmapped)]
+    without = generate(payloads, [], SRC, TGT, NONCE)
+    assert without.resource_count == 0
+    assert all("principal map" in s["reason"] for s in without.skipped) and len(without.skipped) == 2
+    target_principal = "aaaaaaaa-2222-4333-8444-555555555555"
+    with_map = generate(payloads, [], SRC, TGT, NONCE, principal_map={mapped.upper(): target_principal})
+    (block,) = _blocks(with_map).values()
+    assert block["body"]["properties"]["principalId"] == target_principal
+    assert mapped not in json.dumps(with_map.config)
+    (skip,) = with_map.skipped
+    assert unmapped in skip["reason"] and "not in the principal map" in skip["reason"]
+
+
+def test_payload_type_disagreeing_with_its_id_is_skipped_with_the_reason() -> None:
+    rid = f"{NET}/vpnServerConfigurations/c1/vpnServerConfigurationPolicyGroups/g1"
+    res = generate(
+        [_res(rid, "Microsoft.Network/vpnServerConfigurations/configurationPolicyGroups")],
+        [{"id": RG, "name": "rg-app", "location": "eastus"}],
+        SRC,
+        TGT,
+        NONCE,
+    )
+    (skip,) = res.skipped
+    assert skip["id"] == rid and "disagrees with the type in its id" in skip["reason"]
+    assert res.resource_count == 1  # the resource group only
 
 
 # ---------------------------------------------------------------- files and terraform
@@ -868,9 +910,7 @@ def test_generate_scales_to_10k_resources() -> None:
             _res(
                 f"{rg}/networkInterfaces/nic-{i}",
                 "microsoft.network/networkInterfaces",
-                properties={
-                    "ipConfigurations": [{"name": "c", "properties": {"subnet": {"id": f"{vnet}/subnets/s"}}}]
-                },
+                properties={"ipConfigurations": [{"name": "c", "properties": {"subnet": {"id": f"{vnet}/subnets/s"}}}]},
             )
         )
     start = time.perf_counter()

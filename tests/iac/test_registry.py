@@ -126,12 +126,8 @@ def test_nonce_token_hashes_unusable_nonces() -> None:
 
 
 def test_labels_are_valid_and_stable() -> None:
-    label = label_for(
-        "Microsoft.Network/virtualNetworks", "vnet-hub.01", "/subscriptions/x/resourcegroups/r/v"
-    )
-    assert label == label_for(
-        "Microsoft.Network/virtualNetworks", "vnet-hub.01", "/subscriptions/x/resourcegroups/r/v"
-    )
+    label = label_for("Microsoft.Network/virtualNetworks", "vnet-hub.01", "/subscriptions/x/resourcegroups/r/v")
+    assert label == label_for("Microsoft.Network/virtualNetworks", "vnet-hub.01", "/subscriptions/x/resourcegroups/r/v")
     assert label.startswith("virtualnetworks_vnet_hub_01_")
     assert label.replace("_", "").isalnum() and label[0].isalpha()
     assert label_for("Microsoft.Resources/resourceGroups", "9rg", "/s").startswith("rg_9rg_")

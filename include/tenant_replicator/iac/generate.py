@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,9 @@ from tenant_replicator.iac.rewrite import (
 )
 
 RG_TYPE = "Microsoft.Resources/resourceGroups"
+# Characters no ARM resource name may contain (Microsoft Learn, resource name rules: < > % & \\ ? /),
+# plus ':' and '#', which cannot travel in the resource's URL path.
+ARM_NAME_FORBIDDEN = frozenset("<>%&\\?/:#")
 AZAPI_PROVIDER = {"source": "azure/azapi", "version": "~> 2.0"}
 # Resource groups created and owned by the platform, never replicated (with everything inside).
 PLATFORM_RG_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -56,6 +59,9 @@ class GenerateResult:
     skipped: list[dict[str, str]] = field(default_factory=list)  # {id, type, reason}
     unmapped_references: list[dict[str, str]] = field(default_factory=list)  # {id, reference, rewritten}
     resource_count: int = 0
+    # Children replicated through their parent's body (in name_map, not emitted): {id, type, parent}.
+    inline: list[dict[str, str]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # Terraform label -> source id
 
 
 @dataclass
@@ -85,11 +91,7 @@ def _normalise_id(raw: Any) -> str:
 
 
 def _swap_guid(text: str, source: str, target: str) -> str:
-    return (
-        re.sub(re.escape(source), target, text, flags=re.IGNORECASE)
-        if source.lower() in text.lower()
-        else text
-    )
+    return re.sub(re.escape(source), target, text, flags=re.IGNORECASE) if source.lower() in text.lower() else text
 
 
 def _rg_skip_reason(rg: dict[str, Any]) -> str | None:
@@ -197,37 +199,78 @@ def _collect(
     return sorted(rgs.values(), key=lambda i: i.key), sorted(items.values(), key=lambda i: i.key)
 
 
-def _skip_reasons(rgs: list[_Item], items: list[_Item]) -> dict[str, str]:
-    """source id lower -> reason, for everything that is never replicated."""
+def _principal_reason(item: _Item, principal_map: Mapping[str, str] | None) -> str | None:
+    """Why a resource naming principals cannot be replicated as is (None when every one is mapped)."""
+    for path in item.info.principal_paths:
+        principal = get_path(item.payload, path)
+        if not isinstance(principal, str) or not principal:
+            continue
+        if principal_map is None:
+            return (
+                f"names principal {principal}: principals differ between tenants; give a principal map to replicate it"
+            )
+        if principal.lower() not in principal_map:
+            return f"principal {principal} is not in the principal map"
+    return None
+
+
+def _name_reason(item: _Item) -> str | None:
+    """Why the name can never be valid in Azure (ARM-wide rules; global names are derived instead)."""
+    name = item.parsed.name or ""
+    if item.info.globally_unique and item.info.name_rule is not None:
+        return None  # a new name is derived within the type's rules
+    bad = sorted(set(name) & ARM_NAME_FORBIDDEN) or [c for c in name if ord(c) < 32]
+    if bad:
+        return f"name {name!r} contains {''.join(bad)!r}, which no Azure resource name may contain"
+    if name.endswith((".", " ")):
+        return f"name {name!r} ends with {name[-1]!r}, which Azure does not allow"
+    return None
+
+
+def _own_reason(item: _Item, principal_map: Mapping[str, str] | None) -> str | None:
+    """Skip reason that depends on the resource alone (type, payload, name), or None."""
+    name_reason = _name_reason(item)
+    if name_reason:
+        return name_reason
+    declared = str(item.payload.get("type") or "").strip("/")
+    if declared and item.parsed.resource_type and declared.lower() != item.parsed.resource_type.lower():
+        return f"payload type {declared} disagrees with the type in its id ({item.parsed.resource_type})"
+    if item.info.skip_reason:
+        return item.info.skip_reason
+    for path, why in item.info.skip_when:
+        if get_path(item.payload, path):
+            return why
+    if item.payload.get("managedBy") and not item.info.attachable:
+        return f"managed by {item.payload['managedBy']}"
+    return _principal_reason(item, principal_map)
+
+
+def _skip_reasons(
+    rgs: list[_Item], items: list[_Item], principal_map: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, _Item]]:
+    """(source id lower -> reason for everything never replicated, child key -> parent carrying it inline)."""
     reasons: dict[str, str] = {}
     for rg in rgs:
         reason = _rg_skip_reason(rg.payload)
         if reason:
             reasons[rg.key] = reason
     for item in items:
-        reason = None
         p = item.parsed
         rg_key = f"/subscriptions/{p.subscription}/resourcegroups/{p.resource_group}".lower()
         if p.resource_group and rg_key in reasons:
-            reason = f"in platform-managed resource group {item.parsed.resource_group} ({reasons[rg_key]})"
-        elif item.info.skip_reason:
-            reason = item.info.skip_reason
+            reason: str | None = f"in platform-managed resource group {p.resource_group} ({reasons[rg_key]})"
         else:
-            for path, why in item.info.skip_when:
-                if get_path(item.payload, path):
-                    reason = why
-                    break
-        if reason is None and item.payload.get("managedBy") and not item.info.attachable:
-            reason = f"managed by {item.payload['managedBy']}"
+            reason = _own_reason(item, principal_map)
         if reason:
             reasons[item.key] = reason
     by_key = {i.key: i for i in items}
+    inline: dict[str, _Item] = {}
     for item in items:  # second stage: decisions that depend on whether another resource is emitted
         if item.key in reasons:
             continue
         parent = by_key.get((item.parsed.parent or "").lower())
         if parent is not None and parent.key not in reasons and _inline_in(parent, item):
-            reasons[item.key] = f"kept inline in the body of its parent {parent.source_id}"
+            inline[item.key] = parent
             continue
         manager_id = item.payload.get("managedBy")
         if manager_id and item.info.attachable:
@@ -238,7 +281,7 @@ def _skip_reasons(rgs: list[_Item], items: list[_Item]) -> dict[str, str]:
             option = _attachment_create_option(manager.payload, item.source_id)
             if option not in (None, "attach"):
                 reasons[item.key] = f"created by {manager_id} itself (createOption {option})"
-    return reasons
+    return reasons, inline
 
 
 def _assign_names(rgs: list[_Item], items: list[_Item], source: str, target: str, nonce: str) -> None:
@@ -297,9 +340,13 @@ def _assign_target_ids(rgs: list[_Item], items: list[_Item], source: str, target
 # ---------------------------------------------------------------- emission
 
 
-def _body(item: _Item, nonce: str) -> dict[str, Any]:
+def _body(item: _Item, nonce: str, principal_map: Mapping[str, str] | None = None) -> dict[str, Any]:
     body = {k: copy_json(item.payload[k]) for k in BODY_KEYS if item.payload.get(k) is not None}
     strip_paths(body, GENERIC_READ_ONLY + item.info.read_only)
+    for path in item.info.principal_paths:  # _skip_reasons let through only mapped principals
+        principal = get_path(body, path)
+        if isinstance(principal, str) and principal_map and principal.lower() in principal_map:
+            set_path(body, path, principal_map[principal.lower()])
     if item.info.body_transform is not None:
         item.info.body_transform(body)
     for path in item.info.unique_properties:
@@ -318,12 +365,17 @@ def generate(
     source_subscription: str,
     target_subscription: str,
     nonce: str,
+    *,
+    principal_map: Mapping[str, str] | None = None,
 ) -> GenerateResult:
     """Terraform JSON (azapi) replicating ``resources`` into the target subscription.
 
-    Raises ValueError when source and target are the same subscription (we never write into the
-    source) or when an input ID is malformed / outside the source subscription.
+    ``principal_map`` (source object id -> target object id, see ``iac.principals``) lets role
+    assignments through; without it they are skipped with the reason. Raises ValueError when source
+    and target are the same subscription (we never write into the source) or when an input ID is
+    malformed / outside the source subscription.
     """
+    principals = {k.lower(): v for k, v in principal_map.items()} if principal_map is not None else None
     source, target = source_subscription.strip(), target_subscription.strip()
     if not source or not target:
         raise ValueError("source and target subscription ids are required")
@@ -333,24 +385,23 @@ def generate(
         raise ValueError("a non-empty campaign nonce is required for globally unique names")
 
     rgs, items = _collect(resources, resource_groups, source)
-    reasons = _skip_reasons(rgs, items)
-    skipped = [
-        {"id": i.source_id, "type": i.type, "reason": reasons[i.key]} for i in rgs + items if i.key in reasons
-    ]
+    reasons, inline = _skip_reasons(rgs, items, principals)
+    skipped = [{"id": i.source_id, "type": i.type, "reason": reasons[i.key]} for i in rgs + items if i.key in reasons]
+    inline_items = [i for i in items if i.key in inline]
     rgs = [i for i in rgs if i.key not in reasons]
-    items = [i for i in items if i.key not in reasons]
+    items = [i for i in items if i.key not in reasons and i.key not in inline]
 
     _assign_names(rgs, items, source, target, nonce)
     _assign_labels(rgs + items)
     target_by_id = _assign_target_ids(rgs, items, source, target)
+    for child in inline_items:  # addressed below the parent's new id; the parent's PUT creates it
+        child.target_id = _literal_target(child.source_id, target_by_id, source, target)
     renamed = {
         i.parsed.name.lower(): i.target_name
         for i in items
         if i.info.globally_unique and i.parsed.name and i.parsed.name != i.target_name
     }
-    rw = Rewriter(
-        source, target, {i.key: i.label for i in rgs + items}, target_by_id, {i.key for i in rgs}, renamed
-    )
+    rw = Rewriter(source, target, {i.key: i.label for i in rgs + items}, target_by_id, {i.key for i in rgs}, renamed)
 
     pending: list[tuple[_Item, dict[str, Any]]] = []
     parent_edges: set[tuple[str, str]] = set()
@@ -375,7 +426,7 @@ def generate(
             block["location"] = item.payload["location"]
         if item.payload.get("tags"):
             block["tags"] = rw.value(item.payload["tags"], item.source_id, item.label)
-        body = _body(item, nonce)
+        body = _body(item, nonce, principals)
         if body:
             block["body"] = rw.value(body, item.source_id, item.label)
         pending.append((item, block))
@@ -397,10 +448,12 @@ def generate(
             unmapped.append(ref)
     return GenerateResult(
         config=config,
-        name_map={i.key: i.target_id for i in rgs + items},
+        name_map={i.key: i.target_id for i in rgs + items + inline_items},
         skipped=skipped,
+        inline=[{"id": i.source_id, "type": i.type, "parent": inline[i.key].source_id} for i in inline_items],
         unmapped_references=sorted(unmapped, key=lambda r: (r["id"].lower(), r["reference"].lower())),
         resource_count=len(blocks),
+        labels={i.label: i.source_id for i in rgs + items},
     )
 
 

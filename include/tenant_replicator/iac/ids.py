@@ -1,6 +1,11 @@
-"""Small, pure ARM resource ID helpers for the IaC generator.
+"""What the generator needs from an ARM ID beyond ``tenant_replicator.arm.ids``.
 
-Kept inside ``iac`` so the generator does not wait on ``arm.ids``; the integrator may dedupe.
+``arm.ids`` reads IDs *found in text* (GUID subscriptions, segments that stop at brackets and
+spaces) and returns loose dicts; it is what the generator uses to recognise and find IDs
+(``is_arm_id``, ``find_arm_ids``). A resource the generator is about to *write* needs more: every
+type/name pair complete, a name, its azapi ``parent_id``, and names that ``arm.ids`` does not
+accept in free text (resource groups may contain parentheses and spaces). That strict parse, and the
+two text helpers for rewriting IDs inside bodies, are what stays here.
 Only the shape of an ID is interpreted here: type casing belongs to the registry.
 """
 
@@ -68,11 +73,6 @@ def parse_resource_id(resource_id: str) -> ParsedId:
         parent_parts = parent_parts[:-2]
     parent = "/" + "/".join(parent_parts)
     return ParsedId(sub, rg, rtype, name, parent)
-
-
-def subscription_of(resource_id: str) -> str:
-    """The subscription segment of an ID (as written)."""
-    return _segments(resource_id)[1]
 
 
 def source_id_pattern(subscription: str) -> re.Pattern[str]:

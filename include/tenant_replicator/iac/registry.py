@@ -3,6 +3,15 @@
 Why one place: the original emitter compared type strings case-sensitively in many spots and dropped
 ``microsoft.insights/dataCollectionRules`` as "unknown". Here every lookup folds case, and an unknown
 type still gets a conservative ``TypeInfo`` so it is generated rather than dropped.
+
+Source of truth for read-only fields: a curated table (below), written from the ``readOnly`` flags of
+the Azure REST API specs (the same flags the azure-mgmt SDK models carry as ``_validation
+{"readonly": True}`` and azapi's generated Bicep types carry as ReadOnly), checked against the
+published GET examples of ``tests/data/arm_corpus``. A table rather than the SDKs at run time: the
+SDKs are one package per service (hundreds of MB together) and lag new api-versions. Unknown types
+get ``GENERIC_READ_ONLY`` only: fields that are read-only wherever ARM uses the name, so nothing
+writable is ever dropped; a read-only field that slips through is sent and, at worst, ignored or
+refused by ARM with a message naming it (never silently lost).
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ class TypeInfo:
     skip_when: tuple[tuple[str, str], ...] = ()  # (dotted path present -> skip reason)
     attachable: bool = False  # managedBy means "attached to" (disks), not "owned by the platform"
     body_transform: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
+    principal_paths: tuple[str, ...] = ()  # dotted paths of Entra object ids (need the principal map)
     known: bool = False
 
 
@@ -55,6 +65,10 @@ GENERIC_READ_ONLY: tuple[str, ...] = (
     "properties.creationDate",
     "properties.createdDate",
     "properties.lastModified*",
+    "properties.createdAt",
+    "properties.updatedAt",
+    "properties.accessedAt",
+    "properties.privateEndpointConnections",
     "properties.**.provisioningState",
     "properties.**.etag",
     "identity.principalId",
@@ -177,6 +191,8 @@ def _entries() -> list[TypeInfo]:
         "hostNameSslStates"
     )
     namespace_ro = "serviceBusEndpoint metricId status createdAt updatedAt"
+    sb_entity_ro = "sizeInBytes subscriptionCount countDetails messageCount"
+    automation_ro = "creationTime lastModifiedTime lastModifiedBy state"
     return [
         TypeInfo(RG_CANONICAL, "2021-04-01"),
         TypeInfo(
@@ -234,9 +250,7 @@ def _entries() -> list[TypeInfo]:
         ),
         TypeInfo("Microsoft.Network/routeTables/routes", _NET),
         TypeInfo("Microsoft.Network/natGateways", _NET, read_only=_props("subnets")),
-        TypeInfo(
-            "Microsoft.Network/privateEndpoints", _NET, read_only=_props("networkInterfaces customDnsConfigs")
-        ),
+        TypeInfo("Microsoft.Network/privateEndpoints", _NET, read_only=_props("networkInterfaces customDnsConfigs")),
         TypeInfo(
             "Microsoft.Network/loadBalancers",
             _NET,
@@ -244,13 +258,27 @@ def _entries() -> list[TypeInfo]:
                 "inboundNatRules loadBalancingRules outboundRules",
                 "properties.frontendIPConfigurations.properties",
             )
-            + _props(
-                "backendIPConfigurations loadBalancingRules", "properties.backendAddressPools.properties"
-            )
+            + _props("backendIPConfigurations loadBalancingRules", "properties.backendAddressPools.properties")
             + _props("backendIPConfiguration", "properties.inboundNatRules.properties"),
         ),
         TypeInfo("Microsoft.Network/applicationGateways", _NET, read_only=_props("operationalState")),
-        TypeInfo("Microsoft.Network/bastionHosts", _NET),
+        TypeInfo("Microsoft.Network/bastionHosts", _NET, read_only=_props("dnsName")),
+        TypeInfo("Microsoft.Network/ddosProtectionPlans", _NET, read_only=_props("publicIPAddresses virtualNetworks")),
+        TypeInfo(
+            "Microsoft.Network/customIpPrefixes",
+            _NET,
+            read_only=_props("publicIpPrefixes childCustomIpPrefixes failedReason"),
+        ),
+        TypeInfo(
+            "Microsoft.Network/dscpConfiguration",
+            _NET,
+            read_only=_props("associatedNetworkInterfaces qosCollectionId"),
+        ),
+        TypeInfo(
+            "Microsoft.Network/expressRouteCircuits/authorizations",
+            _NET,
+            read_only=_props("authorizationUseStatus"),
+        ),
         TypeInfo("Microsoft.Network/privateDnsZones", "2020-06-01", read_only=_props(dns_zone_ro)),
         TypeInfo(
             "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
@@ -283,13 +311,14 @@ def _entries() -> list[TypeInfo]:
             read_only=_props("vmId instanceView osProfile.requireGuestProvisionSignal") + ("resources",),
             body_transform=_vm_drop_implicit_disk_ids,
         ),
-        TypeInfo(
-            "Microsoft.Compute/virtualMachines/extensions", "2024-03-01", read_only=_props("instanceView")
-        ),
-        TypeInfo(
-            "Microsoft.Compute/availabilitySets", "2024-03-01", read_only=_props("virtualMachines statuses")
-        ),
+        TypeInfo("Microsoft.Compute/virtualMachines/extensions", "2024-03-01", read_only=_props("instanceView")),
+        TypeInfo("Microsoft.Compute/availabilitySets", "2024-03-01", read_only=_props("virtualMachines statuses")),
         TypeInfo("Microsoft.Compute/sshPublicKeys", "2024-03-01"),
+        TypeInfo(
+            "Microsoft.Compute/proximityPlacementGroups",
+            "2024-03-01",
+            read_only=_props("virtualMachines virtualMachineScaleSets availabilitySets colocationStatus"),
+        ),
         TypeInfo("Microsoft.Compute/snapshots", "2023-04-02", read_only=_props("diskSizeBytes")),
         TypeInfo(
             "Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
@@ -324,6 +353,18 @@ def _entries() -> list[TypeInfo]:
             "Microsoft.Authorization/roleAssignments",
             "2022-04-01",
             read_only=_props("scope createdOn updatedOn createdBy updatedBy"),
+            principal_paths=("properties.principalId",),
+        ),
+        TypeInfo("Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials", "2023-01-31"),
+        TypeInfo(
+            "Microsoft.KeyVault/vaults/secrets",
+            "2023-07-01",
+            read_only=_props("secretUri secretUriWithVersion attributes.created attributes.updated"),
+        ),
+        TypeInfo(
+            "Microsoft.KeyVault/vaults/keys",
+            "2023-07-01",
+            read_only=_props("keyUri keyUriWithVersion attributes.created attributes.updated attributes.recoveryLevel"),
         ),
         # --- monitoring
         TypeInfo(
@@ -340,8 +381,7 @@ def _entries() -> list[TypeInfo]:
             "Microsoft.Insights/dataCollectionEndpoints",
             "2022-06-01",
             read_only=_props(
-                "immutableId configurationAccess.endpoint logsIngestion.endpoint "
-                "metricsIngestion.endpoint metadata"
+                "immutableId configurationAccess.endpoint logsIngestion.endpoint metricsIngestion.endpoint metadata"
             ),
         ),
         TypeInfo("Microsoft.Insights/actionGroups", "2023-01-01"),
@@ -349,18 +389,15 @@ def _entries() -> list[TypeInfo]:
             "Microsoft.Insights/components",
             "2020-02-02",
             read_only=_props(
-                "AppId ApplicationId InstrumentationKey ConnectionString CreationDate TenantId "
-                "Name LaMigrationDate"
+                "AppId ApplicationId InstrumentationKey ConnectionString CreationDate TenantId Name LaMigrationDate"
             ),
         ),
-        TypeInfo("Microsoft.Insights/metricAlerts", "2018-03-01"),
+        TypeInfo("Microsoft.Insights/metricAlerts", "2018-03-01", read_only=_props("lastUpdatedTime isMigrated")),
         TypeInfo("Microsoft.Insights/activityLogAlerts", "2020-10-01"),
         TypeInfo(
             "Microsoft.Insights/scheduledQueryRules",
             "2023-03-15-preview",
-            read_only=_props(
-                "isLegacyLogAnalyticsRule isWorkspaceAlertsStorageConfigured createdWithApiVersion"
-            ),
+            read_only=_props("isLegacyLogAnalyticsRule isWorkspaceAlertsStorageConfigured createdWithApiVersion"),
         ),
         TypeInfo("Microsoft.Insights/diagnosticSettings", "2021-05-01-preview"),
         # --- web, containers, data
@@ -368,8 +405,7 @@ def _entries() -> list[TypeInfo]:
             "Microsoft.Web/serverfarms",
             "2023-12-01",
             read_only=_props(
-                "status numberOfSites geoRegion resourceGroup subscription "
-                "maximumNumberOfWorkers numberOfWorkers"
+                "status numberOfSites geoRegion resourceGroup subscription maximumNumberOfWorkers numberOfWorkers"
             ),
         ),
         TypeInfo(
@@ -393,9 +429,7 @@ def _entries() -> list[TypeInfo]:
                 "fqdn azurePortalFQDN privateFQDN powerState currentKubernetesVersion "
                 "identityProfile maxAgentPools oidcIssuerProfile.issuerURL"
             )
-            + _props(
-                "powerState currentOrchestratorVersion nodeImageVersion", "properties.agentPoolProfiles"
-            ),
+            + _props("powerState currentOrchestratorVersion nodeImageVersion", "properties.agentPoolProfiles"),
         ),
         TypeInfo(
             "Microsoft.DocumentDB/databaseAccounts",
@@ -427,9 +461,7 @@ def _entries() -> list[TypeInfo]:
         TypeInfo(
             "Microsoft.Cache/redis",
             "2023-08-01",
-            read_only=_props(
-                "hostName port sslPort accessKeys linkedServers instances privateEndpointConnections"
-            ),
+            read_only=_props("hostName port sslPort accessKeys linkedServers instances privateEndpointConnections"),
             globally_unique=True,
             name_rule=NameRule(1, 63, hyphens=True),
         ),
@@ -447,6 +479,45 @@ def _entries() -> list[TypeInfo]:
             globally_unique=True,
             name_rule=NameRule(6, 50, hyphens=True, start_letter=True),
         ),
+        TypeInfo("Microsoft.ServiceBus/namespaces/queues", "2022-10-01-preview", read_only=_props(sb_entity_ro)),
+        TypeInfo("Microsoft.ServiceBus/namespaces/topics", "2022-10-01-preview", read_only=_props(sb_entity_ro)),
+        TypeInfo(
+            "Microsoft.ServiceBus/namespaces/topics/subscriptions",
+            "2022-10-01-preview",
+            read_only=_props(sb_entity_ro),
+        ),
+        TypeInfo("Microsoft.ServiceBus/namespaces/topics/subscriptions/rules", "2022-10-01-preview"),
+        TypeInfo("Microsoft.Cache/redis/firewallRules", "2023-08-01"),
+        TypeInfo(
+            "Microsoft.Automation/automationAccounts",
+            "2023-11-01",
+            read_only=_props(automation_ro),
+        ),
+        TypeInfo(
+            "Microsoft.Automation/automationAccounts/credentials",
+            "2023-11-01",
+            read_only=_props(automation_ro),
+            skip_reason="the credential's password is never returned by ARM: recreate it with its secret",
+        ),
+        TypeInfo("Microsoft.Automation/automationAccounts/connections", "2023-11-01", read_only=_props(automation_ro)),
+        TypeInfo("Microsoft.Automation/automationAccounts/hybridRunbookWorkerGroups", "2023-11-01"),
+        TypeInfo(
+            "Microsoft.Automation/automationAccounts/sourceControls", "2023-11-01", read_only=_props(automation_ro)
+        ),
+        TypeInfo("Microsoft.Automation/automationAccounts/jobSchedules", "2023-11-01"),
+        TypeInfo(
+            "Microsoft.Automation/automationAccounts/python2Packages",
+            "2023-11-01",
+            read_only=_props(automation_ro + " sizeInBytes activityCount isGlobal error version"),
+        ),
+        TypeInfo(
+            "Microsoft.RecoveryServices/vaults",
+            "2024-04-01",
+            read_only=_props(
+                "secureScore bcdrSecurityLevel privateEndpointStateForBackup privateEndpointStateForSiteRecovery"
+            ),
+        ),
+        TypeInfo("Microsoft.AppConfiguration/configurationStores/replicas", "2023-03-01", read_only=_props("endpoint")),
         TypeInfo(
             "Microsoft.EventHub/namespaces",
             "2024-01-01",
