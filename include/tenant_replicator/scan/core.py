@@ -212,3 +212,14 @@ def scan_subscription(
         report["requests"], report["throttling"],
     )  # fmt: skip
     return report
+
+
+def summary(report: dict[str, Any], max_errors: int = 50) -> dict[str, Any]:
+    """The report for XCom / the UI: every count, the first `max_errors` errors (the count says how
+    many there were), so a 100k-resource scan with many failures cannot bloat the metadata DB."""
+    out = {k: v for k, v in report.items() if k not in ("errors", "vanished", "duplicates")}
+    out["error_count"] = len(report.get("errors", []))
+    out["errors"] = list(report.get("errors", []))[:max_errors]
+    out["vanished_count"] = len(report.get("vanished", []))
+    out["duplicates"] = list(report.get("duplicates", []))[:max_errors]
+    return out
