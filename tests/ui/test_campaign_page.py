@@ -1,0 +1,222 @@
+"""The campaign page in a real headless Chromium, served by the real api-server, for a campaign run here.
+
+The stack is the `make demo` one (simulator, FalkorDB, Slack capture, api-server, scheduler,
+dag-processor); the campaign runs under the real scheduler until its objective holds; then the page
+is checked against the campaign Variable the loop wrote. Screenshots are kept in pytest's tmp dir
+and copied to .work/artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import ssl
+import struct
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from headless import Browser, dump_dom, ensure_chromium
+
+from tenant_replicator import devstack
+from tenant_replicator.campaign import campaign_id_for
+from tenant_replicator.demo import DAG_ID, demo_conf, follow_chain
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = devstack.REPO_ROOT / ".work" / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    reason = ensure_chromium(devstack.REPO_ROOT)
+    if reason:
+        pytest.skip(reason)
+
+
+def sim_call(stack: devstack.Stack, method: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        f"{stack.arm_endpoint}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    context = ssl.create_default_context(cafile=stack.ca_file)
+    with urllib.request.urlopen(request, context=context, timeout=10) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def trigger(client: devstack.AirflowClient, conf: dict) -> str:
+    """Trigger once the DAG is serialized (GET /dags can answer a moment before a trigger is accepted)."""
+
+    def attempt() -> str | None:
+        try:
+            return client.trigger(DAG_ID, conf)
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            raise
+
+    return devstack.wait_for(attempt, 120, f"{DAG_ID} to accept a trigger", 1)
+
+
+@pytest.fixture(scope="module")
+def campaign(chromium, tmp_path_factory):
+    """A real campaign with a failed first iteration (a policy-denied type), run to its end under the real
+    scheduler with its own objective (90 %, 2 successes in a row); yields (stack, client, state)."""
+    from tenant_replicator.sim.seed import SOURCE_SUBSCRIPTION_ID as SRC
+    from tenant_replicator.sim.seed import TARGET_SUBSCRIPTION_ID as TGT
+
+    with devstack.start_stack(tmp_path_factory.mktemp("ui-stack")) as stack:
+        client = devstack.AirflowClient(stack.api_url, devstack.ADMIN_USER, stack.admin_password)
+        devstack.wait_for(lambda: client.call("GET", "/dags/replication_status"), 120, "status DAG parsed", 1)
+        client.call("PATCH", "/dags/replication_status", {"is_paused": True})
+        denial = {
+            "method": "PUT",
+            "path_contains": "/providers/Microsoft.Insights/dataCollectionRules/",
+            "status": 403,
+            "code": "RequestDisallowedByPolicy",
+            "times": 1,
+        }
+        sim_call(stack, "POST", "/_sim/faults", {"faults": [denial]})
+        trigger(client, demo_conf(SRC, TGT, fidelity_target=90, required_successes=2))
+        state = follow_chain(client, f"tenant_replication__{campaign_id_for(SRC, TGT)}", 600, echo=lambda _: None)
+        yield stack, client, state
+
+
+@pytest.fixture
+def browser(campaign, tmp_path):
+    stack, client, _ = campaign
+    opened = Browser(tmp_path / "chromium")
+    try:
+        # what the UI's login leaves in the browser: the JWT in the `_token` cookie
+        opened.get(f"{stack.api_url}/tenant-replicator/")
+        opened.add_cookie("_token", client.token)
+        yield opened
+    finally:
+        opened.close()
+
+
+def keep(screenshot: Path, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    kept = ARTIFACTS / name
+    shutil.copyfile(screenshot, kept)
+    return kept
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", header[16:24])
+
+
+def test_without_login_the_browser_gets_a_login_page_and_no_data(campaign, tmp_path):
+    stack, _, state = campaign
+    dom = dump_dom(f"{stack.api_url}/tenant-replicator/campaigns/{state['campaign_id']}", tmp_path / "profile")
+    assert "log in to Airflow first" in dom
+    assert 'href="/auth/login?next=' in dom
+    assert "fidelity-chart" not in dom and state["source_subscription"] not in dom
+
+
+def test_campaign_page_shows_chart_and_tables_of_the_campaign_run_here(campaign, browser, tmp_path):
+    stack, client, state = campaign
+    assert state["status"] == "objective_met" and len(state["history"]) >= 3
+    assert state["objective"]["fidelity_percent"] == 90
+
+    browser.get(f"{stack.api_url}/tenant-replicator/campaigns/{state['campaign_id']}")
+    dom = browser.source()
+
+    # the chart: one fidelity marker per recorded iteration, at the recorded value, and the objective line
+    svg = re.search(r'<svg id="fidelity-chart".*?</svg>', dom, re.S)
+    assert svg, "no chart on the page"
+    markers = re.findall(
+        r'class="point fidelity (success|failed)"[^>]*data-iteration="(\d+)" data-fidelity="([^"]+)"', svg.group(0)
+    )
+    history = sorted(state["history"], key=lambda h: h["iteration"])
+    assert [int(m[1]) for m in markers] == [h["iteration"] for h in history]
+    assert [float(m[2]) for m in markers] == [h["fidelity_percent"] for h in history]
+    assert [m[0] == "success" for m in markers] == [h["success"] for h in history]
+    assert not history[0]["success"] and history[-1]["success"]  # a failed marker and successful ones
+    assert 'data-objective="90"' in svg.group(0)  # the campaign's own target, not the default
+    assert browser.script("return document.querySelectorAll('#fidelity-chart .point.fidelity').length") == len(history)
+
+    # the per-type table: every type of the last report with its numbers
+    per_type = state["last_report"]["per_type"]
+    rows = browser.script(
+        "return [...document.querySelectorAll('#per-type tbody tr')].map(r => [...r.cells].slice(0, 4)"
+        ".map(c => c.textContent))"
+    )
+    assert {r[0]: (int(r[1]), int(r[2])) for r in rows} == {t: (v["source"], v["matched"]) for t, v in per_type.items()}
+    assert len(rows) >= 5
+
+    # KPIs and links to the DAG runs that really exist
+    kpi = browser.script("return document.querySelector('#kpi-streak .value').textContent")
+    assert int(kpi) == state["consecutive_successes"]
+    first = browser.script("return document.querySelector('#iterations tr[data-iteration=\\'1\\']').textContent")
+    assert "failed" in first and history[0]["reasons"][0] in first
+    links = browser.script("return [...document.querySelectorAll('a.run-link')].map(a => a.getAttribute('href'))")
+    targets = browser.script("return [...document.querySelectorAll('a.run-link')].map(a => a.target)")
+    assert set(targets) == {"_top"}  # opened on its own, a run link leaves the page for the Airflow UI
+    real_runs = {r["dag_run_id"] for r in client.runs(DAG_ID)}
+    assert sorted(links) == sorted(f"/dags/{DAG_ID}/runs/{quote(h['run_id'], safe='')}" for h in history)
+    assert {h["run_id"] for h in history} <= real_runs
+
+    # the JSON behind it is the campaign Variable itself, with the same token the REST API takes
+    request = urllib.request.Request(
+        f"{stack.api_url}/tenant-replicator/api/campaigns/{state['campaign_id']}",
+        headers={"Authorization": f"Bearer {client.token}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.loads(response.read()) == client.variable(f"tenant_replication__{state['campaign_id']}")
+
+    browser.get(f"{stack.api_url}/tenant-replicator/campaigns/{state['campaign_id']}")
+    height = browser.fit_height()
+    shot = browser.screenshot(tmp_path / "campaign_page.png")
+    kept = keep(shot, "campaign_page.png")
+    width, shot_height = png_size(kept)
+    assert width >= 1000 and shot_height >= min(height, 1000)
+
+
+def test_campaign_is_a_tab_of_its_dag_runs_in_the_airflow_ui(campaign, browser, tmp_path):
+    stack, _, state = campaign
+    last = max(state["history"], key=lambda h: h["iteration"])
+    browser.get(
+        f"{stack.api_url}/dags/{DAG_ID}/runs/{quote(last['run_id'], safe='')}/plugin/tenant-replicator-campaign"
+    )
+    frame = devstack.wait_for(lambda: browser.find("iframe"), 60, "the Campaign tab's iframe", 0.5)
+    src = browser.script("return arguments[0].getAttribute('src')", frame)
+    assert src == f"tenant-replicator/runs/{DAG_ID}/{quote(last['run_id'], safe='')}"
+    tab = browser.script(
+        "return [...document.querySelectorAll('a, button')].some(e => e.textContent.trim() === 'Campaign')"
+    )
+    assert tab, "no 'Campaign' tab on the DAG run page"
+    devstack.wait_for(lambda: browser.script("return document.readyState") == "complete", 30, "UI loaded", 0.5)
+    shot = browser.screenshot(tmp_path / "campaign_tab.png")
+    keep(shot, "campaign_tab.png")
+
+    browser.switch_to_frame(frame)
+    devstack.wait_for(lambda: "fidelity-chart" in browser.source(), 30, "the page inside the tab", 0.5)
+    # in the UI's sandboxed iframe the run links open in the frame (a target=_top link would be blocked)
+    targets = browser.script("return [...document.querySelectorAll('a.run-link')].map(a => a.target)")
+    assert targets and set(targets) == {""}
+    highlighted = browser.script("return document.querySelector('#iterations tr.highlight').dataset.iteration")
+    assert int(highlighted) == last["iteration"]
+    assert browser.script("return document.querySelector('#campaign-title').textContent").startswith(
+        state["campaign_id"]
+    )
+
+
+def test_campaign_list_in_the_browser(campaign, browser):
+    stack, _, state = campaign
+    browser.get(f"{stack.api_url}/tenant-replicator/")
+    row = browser.script(
+        "const r = document.querySelector(`tr[data-campaign='${arguments[0]}']`);"
+        "return r && [...r.cells].map(c => c.textContent)",
+        state["campaign_id"],
+    )
+    assert row is not None, "campaign missing from the list"
+    assert row[1] == "objective met"
+    assert row[2] == f"{state['last_fidelity']:.1f} %"
+    assert int(row[4]) == state["iteration"] and int(row[5]) == state["consecutive_successes"]
