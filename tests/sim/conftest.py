@@ -63,9 +63,7 @@ class SimProcess:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not self.ready_file.is_file():
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"simulator exited {self.proc.returncode}: {(self.workdir / 'sim.log').read_text()}"
-                )
+                raise RuntimeError(f"simulator exited {self.proc.returncode}: {(self.workdir / 'sim.log').read_text()}")
             if time.monotonic() > deadline:
                 self.kill()
                 raise TimeoutError("simulator did not become ready")

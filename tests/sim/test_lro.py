@@ -90,9 +90,7 @@ def test_sdk_pollers_create_update_and_delete(lro_sim) -> None:
 
 def test_storage_create_is_202_with_location_polling(lro_sim) -> None:
     client = lro_sim.client(TGT)
-    sa_id = (
-        f"/subscriptions/{TGT}/resourceGroups/rg-lro/providers/Microsoft.Storage/storageAccounts/stlrotest01"
-    )
+    sa_id = f"/subscriptions/{TGT}/resourceGroups/rg-lro/providers/Microsoft.Storage/storageAccounts/stlrotest01"
     url = f"{lro_sim.endpoint}{sa_id}?api-version={STORAGE_API}"
     body = {"location": "northeurope", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}}
     raw = requests.put(url, json=body, headers=AUTH, verify=lro_sim.ca_file, timeout=10)
@@ -110,13 +108,9 @@ def test_injected_async_failure_ends_failed(lro_sim) -> None:
     client = lro_sim.client(TGT)
     vm_id = _vm_id("vm-doomed")
     error = {"code": "AllocationFailed", "message": "Allocation failed. Please try another size."}
-    lro_sim.hook(
-        "POST", "faults", {"faults": [{"method": "PUT", "path_contains": "vm-doomed", "async_error": error}]}
-    )
+    lro_sim.hook("POST", "faults", {"faults": [{"method": "PUT", "path_contains": "vm-doomed", "async_error": error}]})
     with pytest.raises(HttpResponseError) as failed:
-        client.resources.begin_create_or_update_by_id(vm_id, _vm_body(), api_version=VM_API).result(
-            timeout=10
-        )
+        client.resources.begin_create_or_update_by_id(vm_id, _vm_body(), api_version=VM_API).result(timeout=10)
     assert failed.value.error.code == "AllocationFailed"
     # Like ARM: the resource exists, in state Failed; a retried PUT (fault consumed) succeeds.
     assert client.resources.get_by_id(vm_id, api_version=VM_API).properties["provisioningState"] == "Failed"
@@ -131,9 +125,7 @@ def test_synchronous_when_lro_seconds_is_zero(sim) -> None:
             f"{sim.endpoint}/subscriptions/{TGT}/resourceGroups/rg-legacy/providers/Microsoft.Compute/"
             f"virtualMachines/vm-sync?api-version={VM_API}"
         )
-        put = requests.put(
-            url, json={"location": "northeurope"}, headers=AUTH, verify=sim.ca_file, timeout=10
-        )
+        put = requests.put(url, json={"location": "northeurope"}, headers=AUTH, verify=sim.ca_file, timeout=10)
         assert put.status_code == 201 and "Azure-AsyncOperation" not in put.headers
         assert put.json()["properties"]["provisioningState"] == "Succeeded"
     finally:
@@ -143,6 +135,7 @@ def test_synchronous_when_lro_seconds_is_zero(sim) -> None:
 # --- terraform through the stand-in azapi provider -----------------------------------------------
 
 
+@pytest.mark.slow
 def test_terraform_apply_and_destroy_long_running_vm_and_storage(sim, tmp_path: Path) -> None:
     if shutil.which("terraform") is None:
         pytest.skip("terraform is not on PATH")

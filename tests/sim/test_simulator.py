@@ -26,9 +26,7 @@ SRC, TGT = SOURCE_SUBSCRIPTION_ID, TARGET_SUBSCRIPTION_ID
 
 def _top_level(state: dict, subscription: str) -> list[dict]:
     prefix = f"/subscriptions/{subscription}/resourcegroups/".lower()
-    return [
-        r["body"] for k, r in state["resources"].items() if k.startswith(prefix) and model.is_top_level(k)
-    ]
+    return [r["body"] for k, r in state["resources"].items() if k.startswith(prefix) and model.is_top_level(k)]
 
 
 def _vnet_id(sub: str, rg: str, name: str) -> str:
@@ -101,13 +99,8 @@ def test_list_resources_pages_with_next_link(sim) -> None:
 
 
 def test_list_resources_filters_by_type_case_insensitively(sim) -> None:
-    seeded = [
-        r["id"] for r in _top_level(seed_state(), SRC) if r["type"] == "Microsoft.Network/virtualNetworks"
-    ]
-    got = [
-        r.id
-        for r in sim.client(SRC).resources.list(filter="resourceType eq 'microsoft.network/VIRTUALNETWORKS'")
-    ]
+    seeded = [r["id"] for r in _top_level(seed_state(), SRC) if r["type"] == "Microsoft.Network/virtualNetworks"]
+    got = [r.id for r in sim.client(SRC).resources.list(filter="resourceType eq 'microsoft.network/VIRTUALNETWORKS'")]
     assert sorted(got) == sorted(seeded) and len(got) >= 2
     in_group = list(sim.client(TGT).resources.list_by_resource_group("RG-LEGACY"))
     assert {r.name for r in in_group} == {r["name"] for r in _top_level(seed_state(), TGT)}
@@ -180,10 +173,7 @@ def test_resource_lifecycle_by_id_with_inline_children(sim) -> None:
 
 def test_put_returns_201_then_200_and_dcr_keeps_arm_casing(sim) -> None:
     headers = {"Authorization": "Bearer sim"}
-    dcr = (
-        f"/subscriptions/{TGT}/resourceGroups/rg-legacy/providers/Microsoft.Insights/"
-        "dataCollectionRules/dcr-test"
-    )
+    dcr = f"/subscriptions/{TGT}/resourceGroups/rg-legacy/providers/Microsoft.Insights/dataCollectionRules/dcr-test"
     url = f"{sim.endpoint}{dcr}?api-version=2022-06-01"
     body = {"location": "northeurope", "properties": {"dataFlows": []}}
     first = requests.put(url, json=body, headers=headers, verify=sim.ca_file, timeout=10)
@@ -195,9 +185,7 @@ def test_put_returns_201_then_200_and_dcr_keeps_arm_casing(sim) -> None:
 
 def test_resource_group_delete_cascades(sim) -> None:
     client = sim.client(TGT)
-    legacy = [
-        (r.id, _api_version(client, r.type)) for r in client.resources.list_by_resource_group("rg-legacy")
-    ]
+    legacy = [(r.id, _api_version(client, r.type)) for r in client.resources.list_by_resource_group("rg-legacy")]
     assert len(legacy) == 3
     for resource_id, version in legacy:
         assert client.resources.check_existence_by_id(resource_id, api_version=version)
@@ -252,9 +240,7 @@ def test_http_level_errors(sim) -> None:
     assert no_auth.status_code == 401 and no_auth.json()["error"]["code"] == "AuthenticationFailed"
     auth = {"Authorization": "Bearer anything"}
     no_version = requests.get(url, headers=auth, verify=sim.ca_file, timeout=10)
-    assert (
-        no_version.status_code == 400 and no_version.json()["error"]["code"] == "MissingApiVersionParameter"
-    )
+    assert no_version.status_code == 400 and no_version.json()["error"]["code"] == "MissingApiVersionParameter"
     not_json = requests.put(
         f"{url}/rg-legacy/providers/Microsoft.Network/virtualNetworks/v?api-version={NET}",
         data=b"{not json",
@@ -273,18 +259,14 @@ def test_http_level_errors(sim) -> None:
 
 
 def test_globally_unique_names_conflict_across_subscriptions(sim) -> None:
-    source_account = next(
-        r for r in _top_level(seed_state(), SRC) if r["type"] == "Microsoft.Storage/storageAccounts"
-    )
+    source_account = next(r for r in _top_level(seed_state(), SRC) if r["type"] == "Microsoft.Storage/storageAccounts")
     target_id = (
         f"/subscriptions/{TGT}/resourceGroups/rg-legacy/providers/Microsoft.Storage/storageAccounts/"
         f"{source_account['name']}"
     )
     body = GenericResource(location="northeurope", kind="StorageV2", sku={"name": "Standard_LRS"})
     with pytest.raises(HttpResponseError) as taken:
-        sim.client(TGT).resources.begin_create_or_update_by_id(
-            target_id, body, api_version="2023-05-01"
-        ).result()
+        sim.client(TGT).resources.begin_create_or_update_by_id(target_id, body, api_version="2023-05-01").result()
     assert taken.value.status_code == 409 and _error_code(taken.value) == "StorageAccountAlreadyTaken"
 
 
@@ -292,11 +274,7 @@ def test_injected_throttling_carries_retry_after(sim) -> None:
     sim.hook(
         "POST",
         "faults",
-        {
-            "faults": [
-                {"method": "GET", "path_contains": "/resources", "status": 429, "retry_after": 2, "times": 1}
-            ]
-        },
+        {"faults": [{"method": "GET", "path_contains": "/resources", "status": 429, "retry_after": 2, "times": 1}]},
     )
     url = f"{sim.endpoint}/subscriptions/{SRC}/resources?api-version=2025-04-01"
     auth = {"Authorization": "Bearer x"}
@@ -332,9 +310,7 @@ def test_stats_count_writes_per_subscription(sim) -> None:
     for index in range(3):
         client.resources.begin_create_or_update_by_id(
             _vnet_id(TGT, "rg-count", f"v{index}"),
-            GenericResource(
-                location="northeurope", properties={"addressSpace": {"addressPrefixes": ["10.1.0.0/16"]}}
-            ),
+            GenericResource(location="northeurope", properties={"addressSpace": {"addressPrefixes": ["10.1.0.0/16"]}}),
             api_version=NET,
         ).result()
     client.resources.begin_delete_by_id(_vnet_id(TGT, "rg-count", "v0"), api_version=NET).result()
@@ -364,9 +340,7 @@ def test_state_survives_restart_and_reset_reseeds(fresh_sim) -> None:
     kept = _vnet_id(TGT, "rg-keep", "vnet-keep")
     client.resources.begin_create_or_update_by_id(
         kept,
-        GenericResource(
-            location="northeurope", properties={"addressSpace": {"addressPrefixes": ["10.3.0.0/16"]}}
-        ),
+        GenericResource(location="northeurope", properties={"addressSpace": {"addressPrefixes": ["10.3.0.0/16"]}}),
         api_version=NET,
     ).result()
     ca_before = open(sim.ca_file, "rb").read()

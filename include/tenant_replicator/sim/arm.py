@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import base64
 import copy
-import datetime as dt
 import json
 import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from tenant_replicator.sim import lro, model, readonly, registry
+from tenant_replicator.sim import authz, links, lro, model, readonly, registry, vaults
 from tenant_replicator.sim.paths import ResourceRef, Route, rg_key
+from tenant_replicator.sim.paths import parse_route as parse_route_fn
+from tenant_replicator.sim.wire import ArmError, Request, Response, now_iso  # noqa: F401 - re-exported
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -41,52 +40,6 @@ LIST_FIELDS = (
 COPIED_FIELDS = ("kind", "sku", "identity", "plan", "managedBy", "zones", "extendedLocation")
 
 
-class ArmError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
-        self.headers = headers or {}
-
-    def response(self) -> Response:
-        return Response(
-            self.status, {"error": {"code": self.code, "message": self.message}}, dict(self.headers)
-        )
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]  # keys lower-cased, first value only
-    body: bytes
-    base_url: str
-    # Fixed clock for deterministic seeding; None means "now".
-    now: str | None = None
-    # Long-running operations: 0 seconds (the seed) completes every write synchronously.
-    lro_seconds: float = 0.0
-    lro_types: frozenset[str] = lro.DEFAULT_TYPES
-    # Injected fault: the long-running operation this request starts ends Failed with this error.
-    async_error: dict | None = None
-    epoch: float | None = None
-
-    def timestamp(self) -> str:
-        return self.now or now_iso()
-
-    def clock(self) -> float:
-        return self.epoch if self.epoch is not None else time.time()
-
-
-@dataclass
-class Response:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def require_api_version(req: Request) -> str:
     version = req.query.get("api-version", "")
     if not version:
@@ -103,9 +56,7 @@ def require_api_version(req: Request) -> str:
 def handle(state: dict, route: Route, req: Request) -> Response:
     handler = HANDLERS.get(route.kind)
     if handler is None:
-        raise ArmError(
-            400, "InvalidRequestUri", f"The request URI '{req.path}' is not valid for this service."
-        )
+        raise ArmError(400, "InvalidRequestUri", f"The request URI '{req.path}' is not valid for this service.")
     if route.subscription is not None:
         _require_subscription(state, route.subscription)
     return handler(state, route, req)
@@ -115,9 +66,7 @@ def handle(state: dict, route: Route, req: Request) -> Response:
 
 
 def _method_not_allowed(req: Request) -> ArmError:
-    return ArmError(
-        405, "MethodNotAllowed", f"The requested method '{req.method}' is not allowed on '{req.path}'."
-    )
+    return ArmError(405, "MethodNotAllowed", f"The requested method '{req.method}' is not allowed on '{req.path}'.")
 
 
 def _require_subscription(state: dict, subscription: str) -> dict:
@@ -193,9 +142,12 @@ def paginate(
     page: list[dict] = []
     last_key = None
     more = False
+    now = req.clock()
     for key, record in items:
         if after is not None and key <= after:
             continue
+        if record.get("visibleAt", 0) > now:
+            continue  # eventual consistency: written, readable by ID, not yet listed
         if filter_fn is not None and not filter_fn(record):
             continue
         if len(page) == top:
@@ -207,9 +159,7 @@ def paginate(
     if more:
         next_token = _encode_token({**state, "after": last_key})
         version = req.query.get("api-version", "")
-        result["nextLink"] = (
-            f"{req.base_url}{_clean_path(req.path)}?api-version={version}&%24skiptoken={next_token}"
-        )
+        result["nextLink"] = f"{req.base_url}{_clean_path(req.path)}?api-version={version}&%24skiptoken={next_token}"
     return result
 
 
@@ -315,9 +265,7 @@ def _provider(state: dict, route: Route, req: Request) -> Response:
 def _provider_doc(state: dict, route: Route) -> dict:
     provider = registry.find_provider(route.namespace or "")
     if provider is None:
-        raise ArmError(
-            404, "InvalidResourceNamespace", f"The resource namespace '{route.namespace}' is invalid."
-        )
+        raise ArmError(404, "InvalidResourceNamespace", f"The resource namespace '{route.namespace}' is invalid.")
     sub = _require_subscription(state, route.subscription or "")["subscriptionId"]
     return registry.provider_document(provider, sub)
 
@@ -373,11 +321,7 @@ def _list_item(record: dict, expand: str | None) -> dict:
 def _list_resources_under(state: dict, prefix: str, req: Request) -> Response:
     items = model.list_resources(state, prefix)
     token = req.query.get("$skiptoken")
-    params = (
-        _decode_token(token)
-        if token
-        else {"expand": req.query.get("$expand"), "filter": req.query.get("$filter")}
-    )
+    params = _decode_token(token) if token else {"expand": req.query.get("$expand"), "filter": req.query.get("$filter")}
     expand = params.get("expand")
     with_props = "properties" in (expand or "").lower()
     filter_fn = parse_filter(params.get("filter"))
@@ -394,18 +338,14 @@ def _list_resources_under(state: dict, prefix: str, req: Request) -> Response:
 def _resources(state: dict, route: Route, req: Request) -> Response:
     if req.method != "GET":
         raise _method_not_allowed(req)
-    return _list_resources_under(
-        state, f"/subscriptions/{(route.subscription or '').lower()}/resourcegroups/", req
-    )
+    return _list_resources_under(state, f"/subscriptions/{(route.subscription or '').lower()}/resourcegroups/", req)
 
 
 def _resource_group_resources(state: dict, route: Route, req: Request) -> Response:
     if req.method != "GET":
         raise _method_not_allowed(req)
     _require_rg(state, route.subscription or "", route.resource_group or "")
-    return _list_resources_under(
-        state, rg_key(route.subscription or "", route.resource_group or "") + "/", req
-    )
+    return _list_resources_under(state, rg_key(route.subscription or "", route.resource_group or "") + "/", req)
 
 
 # --- resource groups -----------------------------------------------------------------------------
@@ -434,6 +374,7 @@ def _resource_group(state: dict, route: Route, req: Request) -> Response:
         return Response(200, model.put_resource_group(state, sub, name, merged, req.timestamp())[0])
     if req.method == "DELETE":
         _require_rg(state, sub, name)
+        vaults.soft_delete_under(state, rg_key(sub, name), req.timestamp())
         model.delete_resource_group(state, sub, name)
         return Response(200)
     raise _method_not_allowed(req)
@@ -523,6 +464,7 @@ def _delete_resource(
     _require_rg(state, ref.subscription, ref.resource_group)
     if ref.key not in state["resources"]:
         return Response(204)
+    vaults.soft_delete_under(state, ref.key, req.timestamp())
     if _long_running(provider, spec, req):
         return _start_operation(state, ref, provider, "delete", req)
     model.delete_tree(state, ref.key)
@@ -530,9 +472,7 @@ def _delete_resource(
 
 
 def _long_running(provider: registry.ProviderSpec, spec: registry.TypeSpec, req: Request) -> bool:
-    return req.lro_seconds > 0 and lro.is_long_running(
-        f"{provider.namespace}/{spec.resource_type}", req.lro_types
-    )
+    return req.lro_seconds > 0 and lro.is_long_running(f"{provider.namespace}/{spec.resource_type}", req.lro_types)
 
 
 def _start_operation(
@@ -541,9 +481,7 @@ def _start_operation(
     """201 (create) / 200 (update) with the Accepted body, or 202 for deletes and Location-only types."""
     record = state["resources"][ref.key]
     lro._set_state(state, ref.key, "Accepted")
-    op = lro.start(
-        state, ref.key, record["body"]["id"], action, req.lro_seconds, req.clock(), req.async_error
-    )
+    op = lro.start(state, ref.key, record["body"]["id"], action, req.lro_seconds, req.clock(), req.async_error)
     urls = lro.operation_urls(
         req.base_url,
         record["body"]["id"].split("/")[2],
@@ -579,8 +517,7 @@ def _operation(state: dict, route: Route, req: Request) -> Response:
             None,
             {
                 **wait,
-                "Location": f"{req.base_url}{_clean_path(req.path)}?api-version="
-                f"{req.query.get('api-version', '')}",
+                "Location": f"{req.base_url}{_clean_path(req.path)}?api-version={req.query.get('api-version', '')}",
             },
         )
     if op["status"] == "Failed":
@@ -647,9 +584,24 @@ def _put_resource(
     name = existing["body"]["name"] if existing else ref.names[-1]
     _validate_location(spec, provider, body, existing, ref)
     _validate_name(provider, spec, name)
+    full_type = f"{provider.namespace}/{spec.resource_type}"
+    tenant = model.get_subscription(state, ref.subscription)["tenantId"]  # type: ignore[index]
+    recovering = (
+        existing is None
+        and full_type.lower() == vaults.VAULTS
+        and vaults.check_name_free(state, name, ref.subscription, body)
+    )
     _check_global_name(state, provider, spec, ref, name)
+    links.check_links(state, full_type, body, ref.key)
+    if full_type.lower() == vaults.VAULTS:
+        authz.check_access_policies(state, tenant, body)
     doc = _server_body(state, ref, provider, spec, body, parent_id, name, existing, now)
+    if recovering:
+        vaults.forget(state, name)
     created = model.store_resource(state, ref.key, doc, now)
+    if created and req.list_delay_s > 0:
+        state["resources"][ref.key]["visibleAt"] = req.clock() + req.list_delay_s
+    authz.register_identities(state, doc, tenant)
     if _long_running(provider, spec, req):
         return _start_operation(state, ref, provider, "create" if created else "update", req)
     return Response(201 if created else 200, model.render(state, ref.key))
@@ -798,6 +750,151 @@ def _server_body(
     return doc
 
 
+# --- extension resources, role definitions, deleted vaults --------------------------------------
+
+
+def _scope_exists(state: dict, scope: str) -> bool:
+    key = scope.lower().rstrip("/")
+    parts = key.split("/")
+    if len(parts) == 3:
+        return model.get_subscription(state, parts[2]) is not None
+    return key in state["resourceGroups"] or key in state["resources"]
+
+
+def _extension(state: dict, route: Route, req: Request) -> Response:
+    """Role assignments, locks and diagnostic settings on a subscription, group or resource scope."""
+    scope, namespace, type_name, name = route.rest
+    api_version = require_api_version(req)
+    provider, spec = _resolve_type(f"{namespace}/{type_name}", api_version)
+    full_type = f"{provider.namespace}/{spec.resource_type}"
+    if not _scope_exists(state, scope):
+        raise ArmError(404, "ResourceNotFound", f"The scope '{scope}' was not found. {NOT_FOUND_HELP}")
+    scope_id = _stored_id(state, scope)
+    key = f"{scope.lower()}/providers/{full_type.lower()}/{name.lower()}"
+    if full_type.lower() == "microsoft.authorization/roledefinitions":
+        return _role_definition(state, Route("role_definition", rest=(name,)), req, scope_id)
+    if not name:
+        if req.method != "GET":
+            raise _method_not_allowed(req)
+        return _list_extensions(state, scope, full_type, req)
+    if req.method in ("GET", "HEAD"):
+        if key not in state["resources"]:
+            if req.method == "HEAD":
+                return Response(404)
+            raise ArmError(404, _missing_code(full_type), f"The {spec.resource_type} '{name}' was not found.")
+        return Response(200 if req.method == "GET" else 204, model.render(state, key) if req.method == "GET" else None)
+    if req.method == "DELETE":
+        if key not in state["resources"]:
+            return Response(204)
+        doc = model.render(state, key)
+        model.delete_tree(state, key)
+        return Response(200, doc)
+    if req.method != "PUT":
+        raise _method_not_allowed(req)
+    body = _json_object(req)
+    tenant = model.get_subscription(state, route.subscription or "")["tenantId"]  # type: ignore[index]
+    now = req.timestamp()
+    if full_type.lower() == authz.ROLE_ASSIGNMENTS:
+        doc = authz.role_assignment_body(state, key, scope_id, name, body, tenant, now)
+    else:
+        links.check_links(state, full_type, body, key)
+        doc = {"id": f"{scope_id}/providers/{full_type}/{name}", "name": name, "type": full_type}
+        doc["properties"] = copy.deepcopy(body.get("properties") or {})
+    created = model.store_resource(state, key, doc, now)
+    return Response(201 if created else 200, model.render(state, key))
+
+
+def _missing_code(full_type: str) -> str:
+    return "RoleAssignmentNotFound" if full_type.lower() == authz.ROLE_ASSIGNMENTS else "ResourceNotFound"
+
+
+def _stored_id(state: dict, scope: str) -> str:
+    key = scope.lower().rstrip("/")
+    record = state["resources"].get(key) or state["resourceGroups"].get(key)
+    if record:
+        return record["body"]["id"]
+    sub = model.get_subscription(state, key.split("/")[2])
+    return f"/subscriptions/{sub['subscriptionId']}" if sub else scope
+
+
+def _list_extensions(state: dict, scope: str, full_type: str, req: Request) -> Response:
+    """Everything of the type at or below the scope (ARM's `$filter=atScope()` is the scope itself)."""
+    prefix = scope.lower().rstrip("/")
+    wanted = full_type.lower()
+    at_scope = "atscope()" in (req.query.get("$filter") or "").lower()
+    items = [
+        (k, r)
+        for k, r in sorted(state["resources"].items())
+        if k.startswith(prefix + "/")
+        and r["body"].get("type", "").lower() == wanted
+        and (not at_scope or k.rsplit("/providers/", 1)[0] == prefix)
+    ]
+    return Response(200, paginate(items, req, lambda k, r: model.render(state, k)))
+
+
+def _role_definition(state: dict, route: Route, req: Request, scope_id: str = "") -> Response:
+    if req.method != "GET":
+        raise _method_not_allowed(req)
+    name = (route.rest or ("",))[0].lower()
+    if not name:
+        return Response(200, {"value": [authz.role_definition_doc(g, scope_id) for g in authz.BUILTIN_ROLES]})
+    if name not in authz.BUILTIN_ROLES:
+        raise ArmError(404, "RoleDefinitionDoesNotExist", f"The role definition '{name}' could not be found.")
+    return Response(200, authz.role_definition_doc(name, scope_id))
+
+
+def _deleted_vaults(state: dict, route: Route, req: Request) -> Response:
+    """`GET .../deletedVaults`, `GET .../locations/{l}/deletedVaults/{n}`, `POST .../{n}/purge`."""
+    sub = route.subscription or ""
+    name, *action = route.rest
+    if not name:
+        if req.method != "GET":
+            raise _method_not_allowed(req)
+        return vaults.list_deleted(state, sub)
+    if action == ["purge"] and req.method == "POST":
+        return vaults.purge(state, sub, name)
+    if not action and req.method == "GET":
+        return Response(200, copy.deepcopy(vaults.get_deleted(state, sub, name)))
+    raise _method_not_allowed(req)
+
+
+# --- trusted bulk writes (seed generators) -------------------------------------------------------
+
+
+def seed_put(state: dict, path: str, api_version: str, body: dict, now: str) -> None:
+    """Store what a successful PUT would, without validation, JSON round trips or response rendering.
+
+    For generated tenants of up to 100k resources, whose generator guarantees names, references and
+    parents; the stored shape is the same as a client PUT's (same `_server_body`).
+    """
+    route = parse_route_fn(path)
+    if route.kind == "resource_group":
+        model.put_resource_group(state, route.subscription or "", route.resource_group or "", body, now)
+        return
+    tenant = model.get_subscription(state, route.subscription or "")["tenantId"]  # type: ignore[index]
+    if route.kind == "extension":
+        scope, namespace, type_name, name = route.rest
+        full_type = f"{namespace}/{type_name}"
+        key = f"{scope.lower()}/providers/{full_type.lower()}/{name.lower()}"
+        scope_id = _stored_id(state, scope)
+        if full_type.lower() == authz.ROLE_ASSIGNMENTS:
+            doc = authz.role_assignment_body(state, key, scope_id, name, body, tenant, now, check_duplicates=False)
+        else:
+            doc = {"id": f"{scope_id}/providers/{full_type}/{name}", "name": name, "type": full_type}
+            doc["properties"] = copy.deepcopy(body.get("properties") or {})
+        model.store_resource(state, key, doc, now)
+        return
+    ref = route.resource
+    if route.kind != "resource" or ref is None:
+        raise ValueError(f"seed_put: not a resource path: {path}")
+    provider, spec = _resolve_type(ref.full_type, api_version)
+    rg = _require_rg(state, ref.subscription, ref.resource_group)
+    parent_id = _parent_id(state, ref, rg)
+    doc = _server_body(state, ref, provider, spec, body, parent_id, ref.names[-1], None, now)
+    model.store_resource(state, ref.key, doc, now)
+    authz.register_identities(state, doc, tenant)
+
+
 HANDLERS: dict[str, Callable[[dict, Route, Request], Response]] = {
     "subscriptions": _subscriptions,
     "subscription": _subscription,
@@ -812,4 +909,7 @@ HANDLERS: dict[str, Callable[[dict, Route, Request], Response]] = {
     "resource_group": _resource_group,
     "resource": _resource,
     "operation": _operation,
+    "extension": _extension,
+    "role_definition": _role_definition,
+    "deleted_vaults": _deleted_vaults,
 }

@@ -158,9 +158,7 @@ def remaining(op: dict, now: float) -> float:
     return max(0.0, op["due"] - now)
 
 
-def operation_urls(
-    base_url: str, subscription: str, namespace: str, location: str, op_id: str, api: str
-) -> dict:
+def operation_urls(base_url: str, subscription: str, namespace: str, location: str, op_id: str, api: str) -> dict:
     prefix = f"{base_url}/subscriptions/{subscription}/providers/{namespace}/locations/{location or 'global'}"
     return {
         "Azure-AsyncOperation": f"{prefix}/operationStatuses/{op_id}?api-version={api}",

@@ -34,6 +34,8 @@ def new_state() -> dict:
         "resourceGroups": {},
         "resources": {},
         "operations": {},
+        "principals": {},
+        "deletedVaults": {},
         "counters": {"reads": {}, "writes": {}},
     }
 
@@ -85,9 +87,7 @@ def get_resource_group(state: dict, subscription_id: str, name: str) -> dict | N
     return state["resourceGroups"].get(rg_key(subscription_id, name))
 
 
-def put_resource_group(
-    state: dict, subscription_id: str, name: str, body: dict, now: str
-) -> tuple[dict, bool]:
+def put_resource_group(state: dict, subscription_id: str, name: str, body: dict, now: str) -> tuple[dict, bool]:
     """Create or update; the stored casing of name and subscription is the first PUT's."""
     key = rg_key(subscription_id, name)
     existing = state["resourceGroups"].get(key)
@@ -133,9 +133,11 @@ def list_resource_groups(state: dict, subscription_id: str) -> list[tuple[str, d
 
 
 def is_top_level(key: str) -> bool:
-    """`.../providers/{ns}/{type}/{name}` with exactly one type/name pair."""
-    _, _, tail = key.rpartition("/providers/")
-    return tail.count("/") == 2
+    """`.../providers/{ns}/{type}/{name}` with exactly one type/name pair, not an extension resource."""
+    head, _, tail = key.rpartition("/providers/")
+    if tail.count("/") != 2 or "/providers/" in head:
+        return False
+    return tail.rsplit("/", 1)[0] not in registry.EXTENSION_TYPES
 
 
 def list_resources(state: dict, prefix: str, top_level_only: bool = True) -> list[tuple[str, dict]]:
@@ -149,9 +151,7 @@ def list_resources(state: dict, prefix: str, top_level_only: bool = True) -> lis
 
 def direct_children(state: dict, parent_key: str, child_type: str) -> list[tuple[str, dict]]:
     prefix = f"{parent_key}/{child_type.lower()}/"
-    items = [
-        (k, r) for k, r in state["resources"].items() if k.startswith(prefix) and "/" not in k[len(prefix) :]
-    ]
+    items = [(k, r) for k, r in state["resources"].items() if k.startswith(prefix) and "/" not in k[len(prefix) :]]
     return sorted(items, key=lambda kv: kv[1]["seq"])
 
 

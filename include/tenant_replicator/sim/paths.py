@@ -32,9 +32,7 @@ class ResourceRef:
     def parent(self) -> ResourceRef | None:
         if len(self.names) < 2:
             return None
-        return ResourceRef(
-            self.subscription, self.resource_group, self.namespace, self.types[:-1], self.names[:-1]
-        )
+        return ResourceRef(self.subscription, self.resource_group, self.namespace, self.types[:-1], self.names[:-1])
 
     @property
     def path(self) -> str:
@@ -87,6 +85,10 @@ def parse_route(path: str) -> Route:
         return Route("sim", rest=tuple(seg[1:]))
     if low == ["tenants"]:
         return Route("tenants")
+    if low == ["providers", "microsoft.resourcegraph", "resources"]:
+        return Route("resource_graph")
+    if low[:3] == ["providers", "microsoft.authorization", "roledefinitions"]:
+        return Route("role_definition", namespace=seg[1], rest=tuple(seg[3:4]))
     if low[0] != "subscriptions":
         return Route("unknown")
     if len(seg) == 1:
@@ -114,6 +116,12 @@ def _provider_route(sub: str, tail: list[str]) -> Route:
     low = [t.lower() for t in tail]
     if len(tail) == 6 and low[2] == "locations" and low[4] in ("operationstatuses", "operationresults"):
         return Route("operation", subscription=sub, namespace=tail[1], rest=(low[4], tail[5]))
+    if len(tail) >= 3 and low[1] == "microsoft.keyvault" and "deletedvaults" in low[2:5]:
+        # .../deletedVaults | .../locations/{l}/deletedVaults/{name}[/purge]
+        name = tail[5] if len(tail) >= 6 else ""
+        return Route("deleted_vaults", subscription=sub, namespace=tail[1], rest=(name, *low[6:7]))
+    if len(tail) in (3, 4) and f"{low[1]}/{low[2]}" in EXTENSIONS:
+        return _extension(sub, None, f"/subscriptions/{sub}", tail[1:])
     # /subscriptions/{s}/providers/{ns}/{type}: every resource of a type in the subscription.
     if len(tail) == 3:
         return Route("subscription_type_list", subscription=sub, namespace=tail[1], rest=(tail[2],))
@@ -129,12 +137,33 @@ def _resource_group_route(sub: str, rg: str, tail: list[str]) -> Route:
     if low[0] != "providers" or len(tail) < 3:
         return Route("unknown", subscription=sub, resource_group=rg)
     namespace, rest = tail[1], tail[2:]
+    scope = f"/subscriptions/{sub}/resourceGroups/{rg}"
     if any(s == "providers" for s in low[2:]):
-        # Extension resources (role assignments on a resource, diagnostic settings) are out of scope.
-        return Route(
-            "unsupported_scope", subscription=sub, resource_group=rg, namespace=namespace, rest=tuple(rest)
-        )
+        # An extension resource on a resource: {resource}/providers/{ns}/{type}[/{name}].
+        cut = len(low) - 1 - low[::-1].index("providers")
+        ext = tail[cut + 1 :]
+        if len(ext) in (2, 3) and f"{ext[0]}/{ext[1]}".lower() in EXTENSIONS:
+            return _extension(sub, rg, scope + "/" + "/".join(tail[:cut]), ext)
+        return Route("unsupported_scope", subscription=sub, resource_group=rg, namespace=namespace, rest=tuple(rest))
+    if len(rest) in (1, 2) and f"{namespace}/{rest[0]}".lower() in EXTENSIONS:
+        return _extension(sub, rg, scope, tail[1:])
     types = tuple(rest[0::2])
     names = tuple(rest[1::2])
     ref = ResourceRef(sub, rg, namespace, types, names)
     return Route("resource", subscription=sub, resource_group=rg, namespace=namespace, resource=ref)
+
+
+EXTENSIONS = frozenset(
+    {
+        "microsoft.authorization/roleassignments",
+        "microsoft.authorization/roledefinitions",
+        "microsoft.authorization/locks",
+        "microsoft.insights/diagnosticsettings",
+    }
+)
+
+
+def _extension(sub: str, rg: str | None, scope: str, ext: list[str]) -> Route:
+    """`rest` = (scope path, namespace, type, name or "" for the collection)."""
+    name = ext[2] if len(ext) > 2 else ""
+    return Route("extension", subscription=sub, resource_group=rg, namespace=ext[0], rest=(scope, ext[0], ext[1], name))

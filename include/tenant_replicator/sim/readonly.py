@@ -44,9 +44,7 @@ def _nic(props: dict, prev: dict, ctx: Context) -> None:
         if isinstance(config, dict):
             cprops = config.setdefault("properties", {})
             cprops["provisioningState"] = "Succeeded"
-            cprops.setdefault(
-                "privateIPAddress", f"10.0.1.{int(stable_uuid(ctx.key)[:2], 16) % 200 + index + 4}"
-            )
+            cprops.setdefault("privateIPAddress", f"10.0.1.{int(stable_uuid(ctx.key)[:2], 16) % 200 + index + 4}")
             cprops.setdefault("privateIPAddressVersion", "IPv4")
             if config.get("name"):
                 config["id"] = f"{ctx.resource_id}/ipConfigurations/{config['name']}"
@@ -105,9 +103,7 @@ def _disk(props: dict, prev: dict, ctx: Context) -> None:
 
 
 def _dcr(props: dict, prev: dict, ctx: Context) -> None:
-    props["immutableId"] = prev.get("immutableId") or "dcr-" + stable_uuid(ctx.key, "immutableId").replace(
-        "-", ""
-    )
+    props["immutableId"] = prev.get("immutableId") or "dcr-" + stable_uuid(ctx.key, "immutableId").replace("-", "")
 
 
 def _private_dns(props: dict, prev: dict, ctx: Context) -> None:

@@ -100,9 +100,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
                 location_required=False,
             ),
             _t("networkSecurityGroups", NETWORK_VERSIONS, inline_children=("securityRules",)),
-            _t(
-                "networkSecurityGroups/securityRules", NETWORK_VERSIONS, locations=(), location_required=False
-            ),
+            _t("networkSecurityGroups/securityRules", NETWORK_VERSIONS, locations=(), location_required=False),
             _t("publicIPAddresses", NETWORK_VERSIONS),
             _t("networkInterfaces", NETWORK_VERSIONS),
             _t("routeTables", NETWORK_VERSIONS, inline_children=("routes",)),
@@ -119,6 +117,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
                 locations=GLOBAL,
             ),
             _t("dnsZones", ("2023-07-01-preview", "2018-05-01"), locations=GLOBAL),
+            _t("networkWatchers", NETWORK_VERSIONS),
         ),
     ),
     ProviderSpec(
@@ -190,6 +189,12 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
             _t("metricAlerts", ("2024-03-01-preview", "2018-03-01"), locations=("global", *REGIONS)),
             _t("components", ("2020-02-02", "2015-05-01")),
             _t("scheduledQueryRules", ("2023-12-01", "2023-03-15-preview", "2021-08-01")),
+            _t(
+                "diagnosticSettings",
+                ("2021-05-01-preview", "2017-05-01-preview"),
+                locations=(),
+                location_required=False,
+            ),
         ),
     ),
     ProviderSpec(
@@ -243,13 +248,27 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
             ),
         ),
     ),
+    ProviderSpec("Microsoft.EventHub", (_t("namespaces", ("2024-01-01", "2022-10-01-preview", "2021-11-01")),)),
     ProviderSpec(
-        "Microsoft.EventHub", (_t("namespaces", ("2024-01-01", "2022-10-01-preview", "2021-11-01")),)
+        "Microsoft.Authorization",
+        (
+            _t(
+                "roleAssignments",
+                ("2022-04-01", "2020-10-01-preview", "2020-04-01-preview", "2018-09-01-preview", "2015-07-01"),
+                locations=(),
+                location_required=False,
+            ),
+            _t(
+                "roleDefinitions",
+                ("2022-04-01", "2018-01-01-preview", "2015-07-01"),
+                locations=(),
+                location_required=False,
+            ),
+            _t("locks", ("2020-05-01", "2016-09-01"), locations=(), location_required=False),
+        ),
     ),
     ProviderSpec("Microsoft.Cache", (_t("redis", ("2024-11-01", "2024-03-01", "2023-08-01")),)),
-    ProviderSpec(
-        "Microsoft.ContainerService", (_t("managedClusters", ("2024-09-01", "2024-05-01", "2023-10-01")),)
-    ),
+    ProviderSpec("Microsoft.ContainerService", (_t("managedClusters", ("2024-09-01", "2024-05-01", "2023-10-01")),)),
     ProviderSpec("Microsoft.Automation", (_t("automationAccounts", ("2023-11-01", "2022-08-08")),)),
     ProviderSpec("Microsoft.RecoveryServices", (_t("vaults", ("2024-04-01", "2023-06-01", "2023-01-01")),)),
 )
@@ -258,6 +277,22 @@ _BY_NAMESPACE: dict[str, ProviderSpec] = {p.namespace.lower(): p for p in PROVID
 _BY_TYPE: dict[str, tuple[ProviderSpec, TypeSpec]] = {
     f"{p.namespace}/{t.resource_type}".lower(): (p, t) for p in PROVIDERS for t in p.types
 }
+
+
+# Extension resources: they live on another resource's scope (`{scope}/providers/{ns}/{type}/{name}`)
+# and never appear in `GET /resources` listings.
+EXTENSION_TYPES = frozenset(
+    {
+        "microsoft.authorization/roleassignments",
+        "microsoft.authorization/roledefinitions",
+        "microsoft.authorization/locks",
+        "microsoft.insights/diagnosticsettings",
+    }
+)
+
+
+def is_extension_type(full_type: str) -> bool:
+    return full_type.lower() in EXTENSION_TYPES
 
 
 def find_provider(namespace: str) -> ProviderSpec | None:

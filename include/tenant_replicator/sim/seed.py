@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tenant_replicator.sim import arm, model
+from tenant_replicator.sim import arm, authz, model
 from tenant_replicator.sim.paths import parse_route
 
 SOURCE_SUBSCRIPTION_ID = "3f2b8c1e-5d4a-4e7b-9c21-6a8f0d2e4b17"
 TARGET_SUBSCRIPTION_ID = "c7e91a04-2b6f-4d38-a5e2-91f4b7c0d863"
 TENANT_ID = "0d5c3a71-8e2f-4b6a-9d14-7f3e2c1b5a90"
+# A second tenant whose principals Contoso's subscriptions do not know (cross-tenant cases).
+OTHER_TENANT_ID = "5a1e9b27-3c4d-4f80-b6a2-e8d0c9f71b35"
 
 SEED_TIME = "2025-03-14T09:26:53.5897932Z"
 SOURCE_LOCATION = "westeurope"
@@ -47,6 +49,8 @@ def seed_state(scale: int = 0) -> dict:
     state = model.new_state()
     model.add_subscription(state, SOURCE_SUBSCRIPTION_ID, "Contoso Prod", TENANT_ID)
     model.add_subscription(state, TARGET_SUBSCRIPTION_ID, "Contoso DR", TENANT_ID)
+    authz.seed_directory(state, TENANT_ID, "Contoso")
+    authz.seed_directory(state, OTHER_TENANT_ID, "Fabrikam")
     for path, version, body in [
         *_source_puts(),
         *_scale_puts(SOURCE_SUBSCRIPTION_ID, scale),
@@ -76,8 +80,7 @@ def _source_puts() -> list[Put]:
         "rg-monitor-prod": {"environment": "prod", "owner": "sre"},
     }
     puts: list[Put] = [
-        (rg_id(s, rg), "2024-03-01", {"location": SOURCE_LOCATION, "tags": tags})
-        for rg, tags in groups.items()
+        (rg_id(s, rg), "2024-03-01", {"location": SOURCE_LOCATION, "tags": tags}) for rg, tags in groups.items()
     ]
     return puts + _network(s) + _compute(s) + _app(s) + _data(s) + _monitor(s)
 
@@ -416,9 +419,7 @@ def _vm_pair(s: str, index: int, public_ip: str | None) -> list[Put]:
                         "allowExtensionOperations": True,
                         "requireGuestProvisionSignal": True,
                     },
-                    "networkProfile": {
-                        "networkInterfaces": [{"id": nic, "properties": {"deleteOption": "Detach"}}]
-                    },
+                    "networkProfile": {"networkInterfaces": [{"id": nic, "properties": {"deleteOption": "Detach"}}]},
                     "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
                     "securityProfile": {
                         "uefiSettings": {"secureBootEnabled": True, "vTpmEnabled": True},
@@ -670,12 +671,8 @@ def _monitor(s: str) -> list[Put]:
                             }
                         ]
                     },
-                    "destinations": {
-                        "logAnalytics": [{"name": "la-contoso-prod", "workspaceResourceId": workspace}]
-                    },
-                    "dataFlows": [
-                        {"streams": ["Microsoft-InsightsMetrics"], "destinations": ["la-contoso-prod"]}
-                    ],
+                    "destinations": {"logAnalytics": [{"name": "la-contoso-prod", "workspaceResourceId": workspace}]},
+                    "dataFlows": [{"streams": ["Microsoft-InsightsMetrics"], "destinations": ["la-contoso-prod"]}],
                 },
             },
         ),
@@ -752,9 +749,7 @@ def _monitor(s: str) -> list[Put]:
         (
             rid(s, rg, "Microsoft.Storage/storageAccounts", "stcontosodiag001"),
             STORAGE,
-            _storage_account(
-                "stcontosodiag001", SOURCE_LOCATION, tags={"environment": "prod", "owner": "sre"}
-            ),
+            _storage_account("stcontosodiag001", SOURCE_LOCATION, tags={"environment": "prod", "owner": "sre"}),
         ),
     ]
 
@@ -819,9 +814,7 @@ def _scale_puts(s: str, count: int) -> list[Put]:
         group = f"rg-scale-{index // SCALE_GROUP_SIZE:03d}"
         slot = index % SCALE_GROUP_SIZE
         if slot == 0:
-            puts.append(
-                (rg_id(s, group), "2024-03-01", {"location": SOURCE_LOCATION, "tags": {"scale": "true"}})
-            )
+            puts.append((rg_id(s, group), "2024-03-01", {"location": SOURCE_LOCATION, "tags": {"scale": "true"}}))
         puts.append(_scale_resource(s, group, index, slot))
     return puts
 

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tenant_replicator.sim import arm, lro
+from tenant_replicator.sim import arm, faults, identity, lro, resourcegraph
 from tenant_replicator.sim.paths import Route, parse_route
 from tenant_replicator.sim.seed import seed_state
 from tenant_replicator.sim.store import Store
@@ -38,13 +38,35 @@ WRITE_METHODS = frozenset({"PUT", "PATCH", "DELETE", "POST"})
 # --- request processing (no sockets: testable in-process) ---------------------------------------
 
 
+DROP = -1  # a Response status meaning "close the socket without answering"
+
+
 def process(
     store: Store, req: arm.Request, authorization: str | None, throttle: Throttle | None = None
 ) -> arm.Response:
-    """Auth -> api-version -> throttling -> injected faults -> counters -> ARM handler -> persist."""
+    """Hooks and identity endpoints, else the ARM pipeline; every ARM request is counted."""
     route = parse_route(req.path)
     if route.kind == "sim":
         return _sim_hook(store, route, req, throttle)
+    ident = identity.route(req.path)
+    if ident is not None:
+        with store.lock:
+            response = identity.handle(store.state, ident[0], ident[1], req)
+        store.count_request(req.method, None, f"identity/{ident[0]}", response.status)
+        return response
+    if route.kind == "resource_graph":
+        response = _process_graph(store, req, authorization)
+        store.count_request(req.method, None, "microsoft.resourcegraph/resources", response.status)
+        return response
+    response = _process_arm(store, route, req, authorization, throttle)
+    store.count_request(req.method, route.subscription, _type_label(route), response.status)
+    return response
+
+
+def _process_arm(
+    store: Store, route: Route, req: arm.Request, authorization: str | None, throttle: Throttle | None
+) -> arm.Response:
+    """Auth -> api-version -> throttling -> injected faults -> counters -> ARM handler -> persist."""
     headers: dict[str, str] = {}
     try:
         _authenticate(authorization)
@@ -63,12 +85,27 @@ def process(
                 )
         if route.subscription:
             store.count("writes" if req.method in WRITE_METHODS else "reads", route.subscription)
+        chance = store.chaos.decide(req.method, req.path)
+        if chance.latency_s:
+            time.sleep(chance.latency_s)
+        if chance.kind == "drop":
+            return arm.Response(DROP)
+        if chance.kind:
+            status = int(chance.kind)
+            return _fault_response(
+                {"status": status, "retry_after": chance.retry_after} if status != 500 else {"status": 500}
+            )
         fault = store.take_fault(req.method, req.path)
+        if fault and fault.get("drop"):
+            return arm.Response(DROP)
         if fault and "status" in fault:
             return _fault_response(fault)
         req.lro_seconds = store.lro_seconds
+        req.list_delay_s = store.chaos.config.list_delay_s
         if fault and fault.get("async_error"):
             req.async_error = dict(fault["async_error"])
+        elif chance.async_failed:
+            req.async_error = dict(faults.ASYNC_ERROR)
         with store.lock:
             req.epoch = time.time()
             settled = lro.settle(store.state, req.epoch)
@@ -79,6 +116,44 @@ def process(
         response = err.response()
     response.headers = {**headers, **response.headers}
     return response
+
+
+def _process_graph(store: Store, req: arm.Request, authorization: str | None) -> arm.Response:
+    """Resource Graph: auth, per-user quota, then the query against the (possibly lagging) view."""
+    headers: dict[str, str] = {}
+    try:
+        _authenticate(authorization)
+        if req.method != "POST":
+            raise arm.ArmError(405, "MethodNotAllowed", "Resource Graph queries are POST requests.")
+        allowed, headers = store.graph_quota.take(resourcegraph.user_of(authorization or ""))
+        if not allowed:
+            raise arm.ArmError(
+                429,
+                "RateLimiting",
+                "Please provide below info when asking for support: the request was throttled; "
+                f"retry after {headers['Retry-After']} seconds.",
+                headers,
+            )
+        with store.lock:
+            now = time.time()
+            if lro.settle(store.state, now):
+                store.commit()
+            response = resourcegraph.query(store.graph_view(now), req)
+    except arm.ArmError as err:
+        response = err.response()
+    response.headers = {**headers, **response.headers}
+    return response
+
+
+def _type_label(route: Route) -> str:
+    """The resource type a request is about (lower case), or the kind of route for everything else."""
+    if route.resource is not None:
+        return route.resource.full_type.lower()
+    if route.kind == "extension":
+        return f"{route.rest[1]}/{route.rest[2]}".lower()
+    if route.kind in ("resource_group", "resource_groups"):
+        return "microsoft.resources/resourcegroups"
+    return route.kind
 
 
 def _authenticate(authorization: str | None) -> None:
@@ -104,7 +179,8 @@ def _authenticate(authorization: str | None) -> None:
 
 def _fault_response(fault: dict) -> arm.Response:
     status = int(fault.get("status", 429))
-    code = str(fault.get("code") or ("TooManyRequests" if status == 429 else "InternalServerError"))
+    default = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(status, "InternalServerError")
+    code = str(fault.get("code") or default)
     message = str(fault.get("message") or f"Injected fault {status} {code}.")
     headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else {}
     return arm.ArmError(status, code, message, headers).response()
@@ -122,11 +198,18 @@ def _sim_hook(store: Store, route: Route, req: arm.Request, throttle: Throttle |
     if what == "reset" and req.method == "POST":
         store.reset()
         return arm.Response(200, {"reset": True, **store.stats()})
+    if what == "stats/requests" and req.method == "GET":
+        return arm.Response(200, store.request_stats())
     if what == "stats/reset" and req.method == "POST":
         store.reset_counters()
         return arm.Response(200, store.stats())
     if what == "faults":
         return _faults_hook(store, req)
+    if what == "graph" and req.method == "POST":
+        return _graph_hook(store, req)
+    if what == "principals" and req.method == "GET":
+        with store.lock:
+            return arm.Response(200, {"value": list(store.state.get("principals", {}).values())})
     if what == "lro" and req.method == "POST":
         return _lro_hook(store, req)
     return arm.ArmError(404, "NotFound", f"No simulator hook '{req.method} {req.path}'.").response()
@@ -139,11 +222,23 @@ def _throttle_hook(throttle: Throttle, req: arm.Request) -> arm.Response:
         limits = {k: (float(v[0]), float(v[1])) for k, v in (config.get("limits") or {}).items()}
         assert set(limits) <= {"reads", "writes", "deletes"}
     except (ValueError, TypeError, AssertionError, AttributeError, IndexError):
-        return arm.ArmError(
-            400, "InvalidRequestContent", 'Expected {"enforce": bool, "limits": {...}}.'
-        ).response()
+        return arm.ArmError(400, "InvalidRequestContent", 'Expected {"enforce": bool, "limits": {...}}.').response()
     throttle.configure(bool(config.get("enforce", True)), limits)
     return arm.Response(200, {"enforce": throttle.enforce, "limits": throttle.limits})
+
+
+def _graph_hook(store: Store, req: arm.Request) -> arm.Response:
+    """`POST /_sim/graph {"lag_s": 2, "quota": [15, 5]}`: Resource Graph's lag and per-user quota."""
+    try:
+        config = json.loads(req.body or b"{}")
+        lag = float(config.get("lag_s", store.graph_lag_s))
+        limit, window = config.get("quota") or (store.graph_quota.limit, store.graph_quota.window_s)
+        assert lag >= 0 and int(limit) >= 1 and float(window) > 0
+    except (ValueError, TypeError, AssertionError, AttributeError):
+        return arm.ArmError(400, "InvalidRequestContent", 'Expected {"lag_s": s, "quota": [n, s]}.').response()
+    store.set_graph_lag(lag)
+    store.graph_quota.configure(int(limit), float(window))
+    return arm.Response(200, {"lag_s": lag, "quota": [int(limit), float(window)]})
 
 
 def _lro_hook(store: Store, req: arm.Request) -> arm.Response:
@@ -159,18 +254,26 @@ def _lro_hook(store: Store, req: arm.Request) -> arm.Response:
 
 def _faults_hook(store: Store, req: arm.Request) -> arm.Response:
     """`POST /_sim/faults` with `{"faults": [{"method", "path_contains", "status", "code", "retry_after",
-    "times"}]}` arms faults (each consumed after `times` matches); `DELETE` clears them."""
+    "times", "drop", "async_error"}], "random": {...}}` arms one-shot rules (each consumed after `times`
+    matches) and/or replaces the random fault config (see `faults.py`); `DELETE` clears both."""
     with store.lock:
         if req.method == "POST":
             try:
-                rules = json.loads(req.body or b"{}").get("faults", [])
+                payload = json.loads(req.body or b"{}")
+                rules = payload.get("faults", [])
                 assert isinstance(rules, list) and all(isinstance(r, dict) for r in rules)
-            except (ValueError, AssertionError, AttributeError):
-                return arm.ArmError(400, "InvalidRequestContent", 'Expected {"faults": [{...}]}.').response()
+                config = faults.parse_config(payload["random"]) if "random" in payload else None
+            except (ValueError, TypeError, AssertionError, AttributeError) as exc:
+                return arm.ArmError(
+                    400, "InvalidRequestContent", f'Expected {{"faults": [...], "random": {{...}}}}: {exc}'
+                ).response()
             store.faults.extend(rules)
+            if config is not None:
+                store.chaos.configure(config)
         elif req.method == "DELETE":
             store.faults.clear()
-        return arm.Response(200, {"faults": list(store.faults)})
+            store.chaos.configure(faults.FaultConfig())
+        return arm.Response(200, {"faults": list(store.faults), "random": store.chaos.describe()})
 
 
 # --- HTTP plumbing -------------------------------------------------------------------------------
@@ -219,26 +322,23 @@ class SimHandler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
-            self._send(
-                arm.ArmError(413, "RequestEntityTooLarge", "The request body is too large.").response()
-            )
+            self._send(arm.ArmError(413, "RequestEntityTooLarge", "The request body is too large.").response())
             return
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
         query = {k.lower(): v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         req = arm.Request(self.command, parts.path, query, body, self.server.endpoint)
         try:
-            response = process(
-                self.server.store, req, self.headers.get("Authorization"), self.server.throttle
-            )
+            response = process(self.server.store, req, self.headers.get("Authorization"), self.server.throttle)
         except Exception:  # a simulator bug must still answer like ARM, not drop the connection
             log.exception("unhandled error for %s %s", self.command, parts.path)
-            response = arm.ArmError(
-                500, "InternalServerError", "The simulator failed; see its log."
-            ).response()
+            response = arm.ArmError(500, "InternalServerError", "The simulator failed; see its log.").response()
         self._send(response)
 
     def _send(self, response: arm.Response) -> None:
+        if response.status == DROP:  # injected: the connection dies without an answer
+            self.close_connection = True
+            return
         payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
         self.send_response(response.status)
         request_id = self.headers.get("x-ms-client-request-id") or str(uuid.uuid4())
@@ -280,6 +380,8 @@ def serve(
     throttle: bool = False,
     stop_event: threading.Event | None = None,
     lro_seconds: float | None = None,
+    faults_file: Path | None = None,
+    graph_lag_s: float | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or `stop_event`), then flush the state and remove `ready_file`.
 
@@ -290,17 +392,23 @@ def serve(
     if lro_seconds is None:
         lro_seconds = float(os.environ.get("TENANT_REPLICATOR_SIM_LRO_SECONDS", lro.DEFAULT_SECONDS))
     store.lro_seconds = lro_seconds
+    if graph_lag_s is None:
+        graph_lag_s = float(os.environ.get("TENANT_REPLICATOR_SIM_GRAPH_LAG", "0"))
+    store.graph_defaults = (graph_lag_s, store.graph_quota.limit, store.graph_quota.window_s)
+    store.set_graph_lag(graph_lag_s)
+    faults_file = faults_file or os.environ.get(faults.ENV_VAR) or None
+    if faults_file:
+        document = faults.load_file(faults_file)
+        store.chaos.configure(faults.parse_config(document))
+        store.faults.extend(document.get("faults") or [])
+        log.info("fault injection from %s: %s", faults_file, store.chaos.describe())
     httpd = SimHTTPServer((host, port), store, server_context(files), Throttle(enforce=throttle))
-    stopper = (
-        threading.Thread(target=_stop_when, args=(httpd, stop_event), daemon=True) if stop_event else None
-    )
+    stopper = threading.Thread(target=_stop_when, args=(httpd, stop_event), daemon=True) if stop_event else None
     _install_signal_handlers(httpd)
     ready = {"endpoint": httpd.endpoint, "ca_file": str(files.ca_file), "pid": os.getpid()}
     if ready_file is not None:
         _write_ready(Path(ready_file), ready)
-    log.info(
-        "ARM simulator listening on %s (CA %s, state %s)", httpd.endpoint, files.ca_file, store.state_file
-    )
+    log.info("ARM simulator listening on %s (CA %s, state %s)", httpd.endpoint, files.ca_file, store.state_file)
     if stopper:
         stopper.start()
     try:
@@ -335,9 +443,7 @@ def _default_home() -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="tenant-replicator sim", description="Serve the ARM simulator (HTTPS)."
-    )
+    parser = argparse.ArgumentParser(prog="tenant-replicator sim", description="Serve the ARM simulator (HTTPS).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (see --ready-file)")
     parser.add_argument("--state-file", type=Path, default=_default_home() / "state.json")
@@ -354,6 +460,15 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="duration of long-running operations (default $TENANT_REPLICATOR_SIM_LRO_SECONDS or "
         f"{lro.DEFAULT_SECONDS}; 0 answers synchronously)",
+    )
+    parser.add_argument(
+        "--faults", type=Path, default=None, help=f"fault injection config (JSON; default ${faults.ENV_VAR})"
+    )
+    parser.add_argument(
+        "--graph-lag",
+        type=float,
+        default=None,
+        help="seconds Resource Graph lags ARM writes (default $TENANT_REPLICATOR_SIM_GRAPH_LAG or 0)",
     )
     parser.add_argument("--log-level", default=os.environ.get("TENANT_REPLICATOR_SIM_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
@@ -372,6 +487,8 @@ def main(argv: list[str] | None = None) -> None:
         scale=args.scale,
         throttle=args.throttle,
         lro_seconds=args.lro_seconds,
+        faults_file=args.faults,
+        graph_lag_s=args.graph_lag,
     )
 
 

@@ -14,16 +14,19 @@ import json
 import logging
 import os
 import threading
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tenant_replicator.sim import lro, model
+from tenant_replicator.sim import faults, lro, model, resourcegraph
 
 log = logging.getLogger(__name__)
 
 COMPACT_EVERY = 500
-TRACKED = ("resources", "resourceGroups", "subscriptions", "operations")
+GRAPH_SECTIONS = ("resources", "resourceGroups", "subscriptions")
+TRACKED = ("resources", "resourceGroups", "subscriptions", "operations", "principals", "deletedVaults")
 
 
 class TrackingDict(dict):
@@ -84,9 +87,19 @@ class Store:
         self.journal_file = self.state_file.with_name(self.state_file.name + ".journal")
         self._seed = seed
         self.lock = threading.RLock()
+        self._count_lock = threading.Lock()
         self.faults: list[dict[str, Any]] = []
         # Per-run behaviour (not persisted): how long long-running operations take.
         self.lro_seconds: float = lro.DEFAULT_SECONDS
+        self.chaos = faults.Chaos()
+        # (method, subscription, type, status) -> count, in memory: per run, like the faults.
+        self.requests: Counter[tuple[str, str, str, int]] = Counter()
+        # Resource Graph lags ARM by `graph_lag_s`: a base view plus the committed changes not yet due.
+        self.graph_lag_s = 0.0
+        self.graph_quota = resourcegraph.GraphQuota()
+        self.graph_defaults: tuple[float, int, float] = (0.0, 15, 5.0)  # restored by reset()
+        self._graph_base: dict[str, dict] | None = None
+        self._graph_log: deque[tuple[float, str, str, Any]] = deque()
         self._journal_entries = 0
         if reset or not self.state_file.is_file():
             self.state = _track(seed())
@@ -126,8 +139,13 @@ class Store:
     def commit(self) -> None:
         """Persist what the last write request changed (call with the lock held, before answering)."""
         with self.lock:
+            changes = {section: self.state[section].drain() for section in TRACKED}
+            if self._graph_base is not None:
+                stamp = time.time()
+                for section in GRAPH_SECTIONS:
+                    self._graph_log.extend((stamp, section, k, v) for k, v in changes[section])
             entry = {
-                "changes": {section: self.state[section].drain() for section in TRACKED},
+                "changes": changes,
                 "sequence": self.state.get("sequence", 0),
                 "counters": self.state["counters"],
             }
@@ -158,6 +176,11 @@ class Store:
         with self.lock:
             self.state = _track(self._seed())
             self.faults.clear()
+            self.set_graph_lag(self.graph_defaults[0])
+            self.graph_quota.configure(*self.graph_defaults[1:])
+            self.chaos.configure(faults.FaultConfig())
+            with self._count_lock:
+                self.requests.clear()
             self.compact()
 
     # --- counters and hooks ----------------------------------------------------------------------
@@ -168,6 +191,52 @@ class Store:
             sub = subscription.lower()
             bucket[sub] = bucket.get(sub, 0) + 1
 
+    def set_graph_lag(self, seconds: float) -> None:
+        """From now on Resource Graph answers from the state as it was `seconds` ago."""
+        with self.lock:
+            self.graph_lag_s = max(0.0, seconds)
+            self._graph_log.clear()
+            self._graph_base = (
+                {section: dict(self.state[section]) for section in GRAPH_SECTIONS} if self.graph_lag_s else None
+            )
+
+    def graph_view(self, now: float) -> dict:
+        """What Resource Graph sees at `now` (call with the lock held). Records are replaced, never
+        mutated, on write, so a shallow copy of each section is a faithful old snapshot."""
+        if self._graph_base is None:
+            return self.state
+        cutoff = now - self.graph_lag_s
+        while self._graph_log and self._graph_log[0][0] <= cutoff:
+            _, section, key, value = self._graph_log.popleft()
+            if value is None:
+                self._graph_base[section].pop(key, None)
+            else:
+                self._graph_base[section][key] = value
+        return self._graph_base
+
+    def count_request(self, method: str, subscription: str | None, type_label: str, status: int) -> None:
+        with self._count_lock:
+            self.requests[(method, (subscription or "").lower(), type_label, status)] += 1
+
+    def request_stats(self) -> dict:
+        """Every ARM request by method, subscription, type and status (and the full breakdown)."""
+        with self._count_lock:
+            items = list(self.requests.items())
+        views: dict[str, Counter] = {n: Counter() for n in ("method", "subscription", "type", "status")}
+        for (method, sub, type_label, status), n in items:
+            views["method"][method] += n
+            views["subscription"][sub or "-"] += n
+            views["type"][type_label] += n
+            views["status"][str(status)] += n
+        return {
+            "total": sum(n for _, n in items),
+            **{f"by_{name}": dict(sorted(view.items())) for name, view in views.items()},
+            "detail": [
+                {"method": m, "subscription": s, "type": t, "status": st, "count": n}
+                for (m, s, t, st), n in sorted(items)
+            ],
+        }
+
     def stats(self) -> dict:
         with self.lock:
             counters = self.state["counters"]
@@ -176,11 +245,14 @@ class Store:
                 "reads": dict(counters.get("reads", {})),
                 "resources": len(self.state["resources"]),
                 "resource_groups": len(self.state["resourceGroups"]),
+                "requests": self.request_stats(),
             }
 
     def reset_counters(self) -> None:
         with self.lock:
             self.state["counters"] = {"reads": {}, "writes": {}}
+            with self._count_lock:
+                self.requests.clear()
             self.commit()
 
     def take_fault(self, method: str, path: str) -> dict | None:

@@ -146,14 +146,11 @@ def _server_cert_usable(files: TlsFiles, ca_cert: x509.Certificate) -> bool:
     return set(IP_ADDRESSES) <= have_ips and set(DNS_NAMES) <= have_dns
 
 
-def _write_server_cert(
-    files: TlsFiles, ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey
-) -> None:
+def _write_server_cert(files: TlsFiles, ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
     san = x509.SubjectAlternativeName(
-        [x509.DNSName(name) for name in DNS_NAMES]
-        + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in IP_ADDRESSES]
+        [x509.DNSName(name) for name in DNS_NAMES] + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in IP_ADDRESSES]
     )
     cert = (
         x509.CertificateBuilder()
@@ -167,9 +164,7 @@ def _write_server_cert(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     _atomic_write(files.key_file, _key_pem(key), mode=0o600)
