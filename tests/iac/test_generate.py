@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tenant_replicator.iac import registry
-from tenant_replicator.iac.generate import GenerateResult, break_cycles, generate, write_config
+from tenant_replicator.iac.generate import GenerateResult, break_cycles, dump_config, generate, write_config
 from tenant_replicator.iac.naming import fits_rule
 
 SRC = "9b00bc5e-1f2a-4c3d-8e4f-5a6b7c8d9e0f"
@@ -851,7 +851,11 @@ def test_write_config_is_sorted_and_stable(result: GenerateResult, tmp_path: Pat
     assert main == tmp_path / "main.tf.json"
     text = main.read_text()
     assert json.loads(text) == result.config
-    assert text == json.dumps(result.config, indent=2, sort_keys=True) + "\n"
+    assert text == dump_config(result.config)
+    # one resource block a line, in label order (diffs of main.tf.json show resources, not braces)
+    labels = sorted(result.config["resource"]["azapi_resource"])
+    block_lines = [line for line in text.splitlines() if line.startswith('"') and line.split('"')[1] in labels]
+    assert [line.split('"')[1] for line in block_lines] == labels
     assert json.loads((tmp_path / "name_map.json").read_text()) == result.name_map
     write_config(result, tmp_path)
     assert main.read_text() == text

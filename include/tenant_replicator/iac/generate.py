@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,13 @@ from tenant_replicator.iac.registry import (
 from tenant_replicator.iac.rewrite import (
     Ref,
     Rewriter,
+    Slot,
     Tpl,
     copy_json,
     escape,
     get_path,
-    render,
+    patch_slots,
     set_path,
-    strip_paths,
 )
 
 RG_TYPE = "Microsoft.Resources/resourceGroups"
@@ -76,7 +77,7 @@ class _Item:
     target_name: str = ""
     target_id: str = ""
 
-    @property
+    @cached_property
     def key(self) -> str:
         return self.source_id.lower()
 
@@ -340,23 +341,33 @@ def _assign_target_ids(rgs: list[_Item], items: list[_Item], source: str, target
 # ---------------------------------------------------------------- emission
 
 
-def _body(item: _Item, nonce: str, principal_map: Mapping[str, str] | None = None) -> dict[str, Any]:
-    body = {k: copy_json(item.payload[k]) for k in BODY_KEYS if item.payload.get(k) is not None}
-    strip_paths(body, GENERIC_READ_ONLY + item.info.read_only)
+def _body(
+    item: _Item, rw: Rewriter, slots: list[Slot], nonce: str, principal_map: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The writable body: read-only paths stripped, IDs rewritten and text escaped in one pass."""
+    raw = {k: item.payload[k] for k in BODY_KEYS if item.payload.get(k) is not None}
+    if item.info.body_transform is not None:  # before rewriting: what it drops is neither sent nor reported
+        raw = copy_json(raw)
+        item.info.body_transform(raw)
+    body = rw.convert(raw, item.source_id, item.label, GENERIC_READ_ONLY + item.info.read_only, slots)
     for path in item.info.principal_paths:  # _skip_reasons let through only mapped principals
         principal = get_path(body, path)
         if isinstance(principal, str) and principal_map and principal.lower() in principal_map:
             set_path(body, path, principal_map[principal.lower()])
-    if item.info.body_transform is not None:
-        item.info.body_transform(body)
     for path in item.info.unique_properties:
         value = get_path(body, path)
         if isinstance(value, str) and value:
             set_path(body, path, global_name(value, nonce, DNS_LABEL))
     identity = body.get("identity")
     if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), dict):
-        identity["userAssignedIdentities"] = {k: {} for k in identity["userAssignedIdentities"]}
+        users = identity["userAssignedIdentities"]
+        for key in users:  # in place: the keys may be templates waiting in ``slots``
+            users[key] = {}
     return body
+
+
+def _text(value: str) -> str:
+    return escape(value) if "{" in value else value
 
 
 def generate(
@@ -403,36 +414,38 @@ def generate(
     }
     rw = Rewriter(source, target, {i.key: i.label for i in rgs + items}, target_by_id, {i.key for i in rgs}, renamed)
 
-    pending: list[tuple[_Item, dict[str, Any]]] = []
+    blocks: dict[str, dict[str, Any]] = {}
+    slots: list[Slot] = []
     parent_edges: set[tuple[str, str]] = set()
     for rg in rgs:
         block: dict[str, Any] = {
             "type": f"{RG_TYPE}@{rg.info.default_api_version}",
-            "name": rg.target_name,
+            "name": _text(rg.target_name),
             "parent_id": f"/subscriptions/{target}",
         }
         if rg.payload.get("location"):
-            block["location"] = rg.payload["location"]
+            block["location"] = _text(str(rg.payload["location"]))
         if rg.payload.get("tags"):
-            block["tags"] = rw.value(rg.payload["tags"], rg.source_id, rg.label)
-        pending.append((rg, block))
+            block["tags"] = rw.convert(rg.payload["tags"], rg.source_id, rg.label, (), slots)
+        blocks[rg.label] = block
     for item in items:
         api = item.payload.get("apiVersion") or item.info.default_api_version or FALLBACK_API_VERSION
-        parent = rw.string(item.parsed.parent or f"/subscriptions/{source}", item.source_id, item.label)
+        block = {"type": _text(f"{item.type}@{api}"), "name": _text(item.target_name)}
+        parent = rw.leaf(item.parsed.parent or f"/subscriptions/{source}", item.source_id, item.label)
+        block["parent_id"] = parent
         if isinstance(parent, Tpl):
             parent_edges.update((item.label, p.label) for p in parent.parts if isinstance(p, Ref))
-        block = {"type": f"{item.type}@{api}", "name": item.target_name, "parent_id": parent}
+            slots.append((block, "parent_id", item.label, False))
         if item.payload.get("location"):
-            block["location"] = item.payload["location"]
+            block["location"] = _text(str(item.payload["location"]))
         if item.payload.get("tags"):
-            block["tags"] = rw.value(item.payload["tags"], item.source_id, item.label)
-        body = _body(item, nonce, principals)
+            block["tags"] = rw.convert(item.payload["tags"], item.source_id, item.label, (), slots)
+        body = _body(item, rw, slots, nonce, principals)
         if body:
-            block["body"] = rw.value(body, item.source_id, item.label)
-        pending.append((item, block))
+            block["body"] = body
+        blocks[item.label] = block
 
-    literal_edges = break_cycles(parent_edges, rw.edges - parent_edges)
-    blocks = {item.label: render(block, item.label, literal_edges) for item, block in pending}
+    patch_slots(slots, break_cycles(parent_edges, rw.edges - parent_edges))
     config: dict[str, Any] = {
         "terraform": {"required_providers": {"azapi": dict(AZAPI_PROVIDER)}},
         "provider": {"azapi": {}},
@@ -457,16 +470,43 @@ def generate(
     )
 
 
+def dump_config(config: dict[str, Any]) -> str:
+    """``main.tf.json`` text: sorted, one resource block a line (diff-friendly, and the C JSON encoder
+    does the work: pretty-printing with ``indent`` would fall back to Python's and take 5x longer)."""
+    compact = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
+    lines = ["{"]
+    keys = sorted(config)
+    for n, key in enumerate(keys):
+        comma = "," if n < len(keys) - 1 else ""
+        value = config[key]
+        if key != "resource" or not isinstance(value, dict):
+            lines.append(f"{json.dumps(key)}:{json.dumps(value, **compact)}{comma}")
+            continue
+        lines.append(f"{json.dumps(key)}:{{")
+        kinds = sorted(value)
+        for k, kind in enumerate(kinds):
+            lines.append(f"{json.dumps(kind)}:{{")
+            labels = sorted(value[kind])
+            last = len(labels) - 1
+            lines.extend(
+                f"{json.dumps(label)}:{json.dumps(value[kind][label], **compact)}{',' if i < last else ''}"
+                for i, label in enumerate(labels)
+            )
+            lines.append("}" + ("," if k < len(kinds) - 1 else ""))
+        lines.append("}" + comma)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def write_config(result: GenerateResult, workdir: Path) -> Path:
-    """Write ``main.tf.json`` and ``name_map.json`` (sorted, stable, pretty); returns main.tf.json's path."""
+    """Write ``main.tf.json`` (``dump_config``) and ``name_map.json`` (sorted, stable); returns main.tf.json."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     main = workdir / "main.tf.json"
-    main.write_text(json.dumps(result.config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (workdir / "name_map.json").write_text(
-        json.dumps(result.name_map, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    main.write_text(dump_config(result.config), encoding="utf-8")
+    entries = ",\n".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in sorted(result.name_map.items()))
+    (workdir / "name_map.json").write_text("{\n" + entries + "\n}\n", encoding="utf-8")
     return main
 
 
-__all__ = ["GenerateResult", "generate", "write_config", "break_cycles", "escape"]
+__all__ = ["GenerateResult", "generate", "write_config", "dump_config", "break_cycles", "escape"]

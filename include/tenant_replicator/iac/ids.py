@@ -78,11 +78,7 @@ def parse_resource_id(resource_id: str) -> ParsedId:
 def source_id_pattern(subscription: str) -> re.Pattern[str]:
     """Regex finding ARM IDs (maximal runs of segments) inside text that point into ``subscription``."""
     return re.compile(
-        r"/subscriptions/"
-        + re.escape(subscription)
-        + r"(?=$|[/\s\"'?#&,;|\\\]\[{}()<>])(?:/"
-        + _SEGMENT
-        + ")*",
+        r"/subscriptions/" + re.escape(subscription) + r"(?=$|[/\s\"'?#&,;|\\\]\[{}()<>])(?:/" + _SEGMENT + ")*",
         re.IGNORECASE,
     )
 

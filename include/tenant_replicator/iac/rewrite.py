@@ -53,9 +53,7 @@ def _trie(paths: tuple[str, ...]) -> dict[str, Any]:
     while stack:  # index glob segments ("lastModified*") once
         node = stack.pop()
         node[_PATTERNS] = [
-            (k, v)
-            for k, v in node.items()
-            if k[0] != "\0" and k not in ("*", "**") and any(c in k for c in "*?[")
+            (k, v) for k, v in node.items() if k[0] != "\0" and k not in ("*", "**") and any(c in k for c in "*?[")
         ]
         stack.extend(v for k, v in node.items() if k[0] != "\0")
     return root
@@ -66,6 +64,73 @@ def strip_paths(value: Any, paths: Iterable[str]) -> None:
     _strip(value, ((_trie(tuple(paths)), False),))
 
 
+def _expand(active: tuple[tuple[dict[str, Any], bool], ...]) -> list[tuple[dict[str, Any], bool]]:
+    """The tries in force at one dict: the active ones plus every '**' below them (zero levels)."""
+    expanded = list(active)
+    for trie, _sticky in active:
+        if "**" in trie:
+            expanded.append((trie["**"], True))  # '**' matches here (zero levels) and below
+    return expanded
+
+
+def _match_key(
+    expanded: list[tuple[dict[str, Any], bool]], key: str
+) -> tuple[bool, tuple[tuple[dict[str, Any], bool], ...]]:
+    """(is ``key`` stripped here, tries in force below it)."""
+    low = key.lower()
+    nxt: list[tuple[dict[str, Any], bool]] = []
+    doomed = False
+    for trie, sticky in expanded:
+        sub = trie.get(low) if low[:1] != "\0" else None
+        subs = [sub] if sub is not None else []
+        if "*" in trie:
+            subs.append(trie["*"])
+        if trie[_PATTERNS]:
+            subs.extend(s for pattern, s in trie[_PATTERNS] if fnmatch.fnmatchcase(low, pattern))
+        for sub in subs:
+            if sub.get(_END):
+                doomed = True
+            else:
+                nxt.append((sub, False))
+        if sticky:
+            nxt.append((trie, True))
+    return doomed, tuple(nxt)
+
+
+class _State:
+    """The tries in force at one depth of a body, with the answer for each key seen there.
+
+    Bodies of one type repeat their keys, so generation asks each (state, key) question once:
+    the walk over 100k bodies becomes a dict lookup per key (a lazily built automaton).
+    """
+
+    __slots__ = ("active", "expanded", "answers")
+
+    def __init__(self, active: tuple[tuple[dict[str, Any], bool], ...]) -> None:
+        self.active = active  # keeps the tries alive, so their ids in _STATES stay unique
+        self.expanded = _expand(active)
+        self.answers: dict[str, tuple[bool, _State | None]] = {}
+
+    def step(self, key: str) -> tuple[bool, _State | None]:
+        """(is ``key`` stripped here, the state below it or None when nothing can match there)."""
+        answer = self.answers.get(key)
+        if answer is None:
+            doomed, below = _match_key(self.expanded, key)
+            answer = self.answers[key] = (doomed, _state(below) if below else None)
+        return answer
+
+
+_STATES: dict[tuple[tuple[int, bool], ...], _State] = {}
+
+
+def _state(active: tuple[tuple[dict[str, Any], bool], ...]) -> _State:
+    signature = tuple((id(trie), sticky) for trie, sticky in active)
+    found = _STATES.get(signature)
+    if found is None:
+        found = _STATES[signature] = _State(active)
+    return found
+
+
 def _strip(node: Any, active: tuple[tuple[dict[str, Any], bool], ...]) -> None:
     if isinstance(node, list):
         for item in node:
@@ -73,30 +138,13 @@ def _strip(node: Any, active: tuple[tuple[dict[str, Any], bool], ...]) -> None:
         return
     if not isinstance(node, dict):
         return
-    expanded = list(active)
-    for trie, _sticky in active:
-        if "**" in trie:
-            expanded.append((trie["**"], True))  # '**' matches here (zero levels) and below
+    expanded = _expand(active)
     for key in list(node):
-        low = key.lower()
-        nxt: list[tuple[dict[str, Any], bool]] = []
-        doomed = False
-        for trie, sticky in expanded:
-            subs = [trie[low]] if low in trie and low[:1] != "\0" else []
-            if "*" in trie:
-                subs.append(trie["*"])
-            subs.extend(sub for pattern, sub in trie[_PATTERNS] if fnmatch.fnmatchcase(low, pattern))
-            for sub in subs:
-                if sub.get(_END):
-                    doomed = True
-                else:
-                    nxt.append((sub, False))
-            if sticky:
-                nxt.append((trie, True))
+        doomed, nxt = _match_key(expanded, key)
         if doomed:
             del node[key]
         elif nxt and isinstance(node[key], (dict, list)):
-            _strip(node[key], tuple(nxt))
+            _strip(node[key], nxt)
 
 
 def copy_json(value: Any) -> Any:
@@ -162,12 +210,43 @@ def escape(text: str) -> str:
     return text.replace("${", "$${").replace("%{", "%%{")
 
 
+def render_tpl(value: Tpl, self_label: str, literal_edges: set[tuple[str, str]]) -> str:
+    """One template as Terraform JSON text: references become ``${azapi_resource.x.id}``."""
+    out = []
+    for part in value.parts:
+        if isinstance(part, str):
+            out.append(escape(part))
+        elif part.label == self_label or (self_label, part.label) in literal_edges:
+            out.append(escape(part.literal + part.suffix))
+        else:
+            out.append("${azapi_resource." + part.label + ".id}" + escape(part.suffix))
+    return "".join(out)
+
+
+# (container, key or index, owner label, the slot is a dict key): where a template waits for rendering
+Slot = tuple[Any, Any, str, bool]
+
+
+def patch_slots(slots: list[Slot], literal_edges: set[tuple[str, str]]) -> None:
+    """Render every recorded template in place (values first: a key slot moves its entry)."""
+    for container, key, label, is_key in slots:
+        if is_key:
+            continue
+        if isinstance(container, list):
+            if isinstance(container[key], Tpl):
+                container[key] = render_tpl(container[key], label, literal_edges)
+        elif isinstance(container.get(key), Tpl):  # a transform may have dropped the entry
+            container[key] = render_tpl(container[key], label, literal_edges)
+    for container, key, label, is_key in slots:
+        if is_key and key in container:
+            container[render_tpl(key, label, literal_edges)] = container.pop(key)
+
+
 def render(value: Any, self_label: str, literal_edges: set[tuple[str, str]]) -> Any:
     """Turn a templated value into Terraform JSON (references become ``${azapi_resource.x.id}``)."""
     if isinstance(value, dict):
         return {
-            render_key(k, self_label, literal_edges): render(v, self_label, literal_edges)
-            for k, v in value.items()
+            render_key(k, self_label, literal_edges): render(v, self_label, literal_edges) for k, v in value.items()
         }
     if isinstance(value, list):
         return [render(v, self_label, literal_edges) for v in value]
@@ -209,12 +288,15 @@ class Rewriter:
         self._guid = re.compile(re.escape(self.source), re.IGNORECASE)
         self._src_lower = self.source.lower()
         self._host = None
-        if self.renamed:
-            names = "|".join(re.escape(n) for n in sorted(self.renamed, key=len, reverse=True))
+        self._suffix = None
+        if self.renamed:  # one pattern whatever the number of names: a label before a known suffix
             self._host = re.compile(
-                rf"(?<![A-Za-z0-9-])({names})(?=\.(?:[A-Za-z0-9-]+\.)*?(?:{'|'.join(_HOST_SUFFIXES)})\b)",
+                rf"(?<![A-Za-z0-9-])([A-Za-z0-9-]+)(?=\.(?:[A-Za-z0-9-]+\.)*?(?:{'|'.join(_HOST_SUFFIXES)})\b)",
                 re.IGNORECASE,
             )
+            self._suffix = re.compile(rf"\.(?:{'|'.join(_HOST_SUFFIXES)})\b", re.IGNORECASE)
+        interesting = [re.escape(self.source)] + ([rf"\.(?:{'|'.join(_HOST_SUFFIXES)})\b"] if self.renamed else [])
+        self._interesting = re.compile("|".join(interesting), re.IGNORECASE)
         self.edges: set[tuple[str, str]] = set()
         self.unmapped: list[dict[str, str]] = []
 
@@ -223,8 +305,8 @@ class Rewriter:
         """Text with the source GUID swapped and renamed host names rewritten (no IDs resolved)."""
         if self._src_lower in text.lower():
             text = self._guid.sub(self.target, text)
-        if self._host is not None:
-            text = self._host.sub(lambda m: self.renamed[m.group(1).lower()], text)
+        if self._host is not None and self._suffix is not None and self._suffix.search(text):
+            text = self._host.sub(lambda m: self.renamed.get(m.group(1).lower(), m.group(1)), text)
         return text
 
     def target_id(self, source_id: str) -> str:
@@ -235,14 +317,72 @@ class Rewriter:
                 return hit + self.literal_text(source_id[len(prefix) :])
         return self.literal_text(source_id)
 
+    # -- one pass: strip read-only paths, rewrite, escape
+    def convert(self, value: Any, owner_id: str, owner_label: str, paths: tuple[str, ...], slots: list[Slot]) -> Any:
+        """A rewritten copy of ``value`` without ``paths``; literal text escaped for .tf.json, every
+        template (a string holding references) recorded in ``slots`` for ``patch_slots``."""
+        state = _state(((_trie(paths), False),)) if paths else None
+        return self._convert(value, owner_id, owner_label, state, slots)
+
+    def _convert(self, value: Any, owner_id: str, owner_label: str, state: _State | None, slots: list[Slot]) -> Any:
+        # Hot loop of generation (every node of every body): scalars handled inline, no call per leaf.
+        leaf = self.leaf
+        if isinstance(value, dict):
+            out: dict[Any, Any] = {}
+            below: _State | None = None
+            for key, item in value.items():
+                if state is not None:
+                    doomed, below = state.step(key)
+                    if doomed:
+                        continue
+                new_key = leaf(key, owner_id, owner_label) if key.__class__ is str else key
+                if item.__class__ is str:
+                    new = leaf(item, owner_id, owner_label)
+                elif isinstance(item, (dict, list)):
+                    new = self._convert(item, owner_id, owner_label, below, slots)
+                else:
+                    new = item
+                out[new_key] = new
+                if new.__class__ is Tpl:
+                    slots.append((out, new_key, owner_label, False))
+                if new_key.__class__ is Tpl:
+                    slots.append((out, new_key, owner_label, True))
+            return out
+        if isinstance(value, list):
+            items = []
+            for item in value:
+                if item.__class__ is str:
+                    new = leaf(item, owner_id, owner_label)
+                    if new.__class__ is Tpl:
+                        slots.append((items, len(items), owner_label, False))
+                    items.append(new)
+                elif isinstance(item, (dict, list)):
+                    items.append(self._convert(item, owner_id, owner_label, state, slots))
+                else:
+                    items.append(item)
+            return items
+        if isinstance(value, str):
+            return leaf(value, owner_id, owner_label)
+        return value
+
+    def leaf(self, text: str, owner_id: str, owner_label: str) -> str | Tpl:
+        """One string: a template when it references emitted resources, else escaped literal text."""
+        hit = self._interesting.search(text)  # one C-level scan: the source GUID or a renamed host's suffix
+        if hit is not None:
+            if self._guid.search(text):
+                result = self.string(text, owner_id, owner_label)
+                if isinstance(result, Tpl):
+                    return result
+                text = result
+            else:
+                text = self.literal_text(text)
+        return escape(text) if "{" in text else text
+
     # -- values
     def value(self, value: Any, owner_id: str, owner_label: str) -> Any:
         """Rewrite every string (and dict key) inside ``value``; records edges and unmapped refs."""
         if isinstance(value, dict):
-            return {
-                self._key(k, owner_id, owner_label): self.value(v, owner_id, owner_label)
-                for k, v in value.items()
-            }
+            return {self._key(k, owner_id, owner_label): self.value(v, owner_id, owner_label) for k, v in value.items()}
         if isinstance(value, list):
             return [self.value(v, owner_id, owner_label) for v in value]
         if isinstance(value, str):
