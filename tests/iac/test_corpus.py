@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tenant_replicator.iac.arm_json import check_payload, load_arm_dir, swap_subscription
-from tenant_replicator.iac.generate import generate, write_config
+from tenant_replicator.iac.generate import generate
 from tenant_replicator.iac.ids import parse_resource_id
 from tenant_replicator.iac.principals import load_principal_map
 from tenant_replicator.iac.registry import GENERIC_READ_ONLY, canonical_type, lookup
@@ -118,29 +115,9 @@ def test_generation_is_deterministic(export, result) -> None:
     assert json.dumps(again.config, sort_keys=True) == json.dumps(result.config, sort_keys=True)
 
 
-def test_terraform_validate_accepts_the_corpus_config(result, tmp_path: Path) -> None:
-    install = pytest.importorskip("tenant_replicator.tfprovider.install")
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        pytest.skip("terraform is not on PATH")
-    write_config(result, tmp_path / "work")
-    env = {
-        **os.environ,
-        "TF_CLI_CONFIG_FILE": str(install.write_cli_config(tmp_path / "provider")),
-        "TF_IN_AUTOMATION": "1",
-        "CHECKPOINT_DISABLE": "1",
-    }
-    proc = subprocess.run(
-        [terraform, "validate", "-json", "-no-color"],
-        cwd=tmp_path / "work",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    report = json.loads(proc.stdout)
-    assert report["valid"] and report["error_count"] == 0, proc.stdout + proc.stderr
+def test_terraform_validate_accepts_the_corpus_config(result, terraform_validate) -> None:
+    report = terraform_validate(result)
+    assert report["valid"] and report["error_count"] == 0, report["_output"]
 
 
 # ---------------------------------------------------------------- bad input

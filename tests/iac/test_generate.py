@@ -861,26 +861,9 @@ def test_write_config_is_sorted_and_stable(result: GenerateResult, tmp_path: Pat
     assert main.read_text() == text
 
 
-def test_terraform_validate_accepts_generated_config(result: GenerateResult, tmp_path: Path) -> None:
-    install = pytest.importorskip("tenant_replicator.tfprovider.install")
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        pytest.skip("terraform is not on PATH")
-    rc = install.write_cli_config(tmp_path / "provider")
-    workdir = tmp_path / "work"
-    write_config(result, workdir)
-    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    proc = subprocess.run(
-        [terraform, "validate", "-json", "-no-color"],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    report = json.loads(proc.stdout)
-    assert report["valid"], proc.stdout + proc.stderr
+def test_terraform_validate_accepts_generated_config(result: GenerateResult, terraform_validate) -> None:
+    report = terraform_validate(result)
+    assert report["valid"], report["_output"]
     assert report["error_count"] == 0
 
 

@@ -242,33 +242,6 @@ def patch_slots(slots: list[Slot], literal_edges: set[tuple[str, str]]) -> None:
             container[render_tpl(key, label, literal_edges)] = container.pop(key)
 
 
-def render(value: Any, self_label: str, literal_edges: set[tuple[str, str]]) -> Any:
-    """Turn a templated value into Terraform JSON (references become ``${azapi_resource.x.id}``)."""
-    if isinstance(value, dict):
-        return {
-            render_key(k, self_label, literal_edges): render(v, self_label, literal_edges) for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [render(v, self_label, literal_edges) for v in value]
-    if isinstance(value, str):
-        return escape(value)
-    if isinstance(value, Tpl):
-        out = []
-        for part in value.parts:
-            if isinstance(part, str):
-                out.append(escape(part))
-            elif part.label == self_label or (self_label, part.label) in literal_edges:
-                out.append(escape(part.literal + part.suffix))
-            else:
-                out.append("${azapi_resource." + part.label + ".id}" + escape(part.suffix))
-        return "".join(out)
-    return value
-
-
-def render_key(key: Any, self_label: str, literal_edges: set[tuple[str, str]]) -> str:
-    return render(key, self_label, literal_edges) if isinstance(key, (str, Tpl)) else key
-
-
 # ---------------------------------------------------------------- the rewriter
 
 
@@ -377,22 +350,6 @@ class Rewriter:
             else:
                 text = self.literal_text(text)
         return escape(text) if "{" in text else text
-
-    # -- values
-    def value(self, value: Any, owner_id: str, owner_label: str) -> Any:
-        """Rewrite every string (and dict key) inside ``value``; records edges and unmapped refs."""
-        if isinstance(value, dict):
-            return {self._key(k, owner_id, owner_label): self.value(v, owner_id, owner_label) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.value(v, owner_id, owner_label) for v in value]
-        if isinstance(value, str):
-            return self.string(value, owner_id, owner_label)
-        return value
-
-    def _key(self, key: Any, owner_id: str, owner_label: str) -> Any:
-        if not isinstance(key, str):
-            return key
-        return self.string(key, owner_id, owner_label)  # Tpl is frozen, hence a valid key
 
     def string(self, text: str, owner_id: str, owner_label: str) -> str | Tpl:
         if self._src_lower not in text.lower():
