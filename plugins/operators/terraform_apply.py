@@ -20,7 +20,7 @@ from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from tenant_replicator.terraform import backend, jobs
-from tenant_replicator.terraform.converge import ConvergeOptions, converge, templated_options
+from tenant_replicator.terraform.converge import ConvergeOptions, converge, flag, templated_options
 from tenant_replicator.terraform.runner import DEFAULT_GRACE_S, Terraform, TerraformError, failure_message
 
 _EVENT_LOG_TYPES = {"apply_complete", "apply_errored", "diagnostic", "change_summary", "log"}
@@ -43,7 +43,8 @@ class TerraformApplyOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("working_dir", "env", "variables", "timeout", "parallelism",
-                                      "allow_destroy", "cli_config_file", "backend_conn_id", "backend_key")
+                                      "allow_destroy", "cli_config_file", "backend_conn_id", "backend_key",
+                                      "deferrable")
     ui_color = "#7b42bc"
 
     def __init__(self, *, working_dir: str, env: dict[str, str] | None = None,
@@ -51,7 +52,7 @@ class TerraformApplyOperator(BaseOperator):
                  parallelism: int | str | None = None, allow_destroy: bool | str = False,
                  cli_config_file: str | None = None, run_init: bool | None = None,
                  backend_conn_id: str | None = None, backend_key: str = "terraform.tfstate",
-                 deferrable: bool = False, poll_interval: float = 5.0, grace_s: float = DEFAULT_GRACE_S,
+                 deferrable: bool | str = False, poll_interval: float = 5.0, grace_s: float = DEFAULT_GRACE_S,
                  max_failed_listed: int = 20, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.working_dir, self.env, self.variables = working_dir, env or {}, variables or {}
@@ -66,7 +67,7 @@ class TerraformApplyOperator(BaseOperator):
         workdir = self._workdir()
         env = self._environment(workdir)
         options = self._options()
-        if self.deferrable:
+        if flag(self.deferrable):
             from tenant_replicator_airflow.triggers.terraform import TerraformJobTrigger
 
             record = jobs.start_job(workdir, asdict(options), env={**os.environ, **env}, grace_s=self.grace_s)

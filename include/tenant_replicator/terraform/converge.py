@@ -51,10 +51,11 @@ def templated_options(timeout: Any = None, parallelism: Any = None, allow_destro
                       **fields: Any) -> ConvergeOptions:
     """Options from Airflow-templated values: "600", "None", "" and "true" arrive as strings."""
     return ConvergeOptions(timeout=_number(timeout, float), parallelism=_number(parallelism, int),
-                           allow_destroy=_flag(allow_destroy), **fields)
+                           allow_destroy=flag(allow_destroy), **fields)
 
 
-def _flag(value: Any) -> bool:
+def flag(value: Any) -> bool:
+    """Templated booleans: True, "True", "true", "1", "yes", "on"."""
     return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
