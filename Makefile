@@ -42,6 +42,7 @@ demo: install
 	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/tenant-replicator demo $(if $(KEEP),--keep)
 
 test: install
+	@$(MAKE) -s browser || echo "(continuing: the browser test will say why it skips)"
 	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: install
@@ -52,6 +53,8 @@ lint: install
 
 clean:
 	rm -rf .work
+
+include mk/browser.mk
 
 bench: install
 	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/run.py $(BENCH)
