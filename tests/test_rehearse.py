@@ -154,3 +154,32 @@ def test_cli_rehearse_refuses_an_export_without_usable_payloads(tmp_path: Path, 
     assert main(["rehearse", "--from-arm-json", str(tmp_path), "--workdir", str(tmp_path / "w")]) == 2
     assert "no usable ARM payload" in capsys.readouterr().err
     assert main(["rehearse", "--from-arm-json", str(tmp_path / "missing"), "--workdir", str(tmp_path / "w")]) == 2
+
+
+def test_role_assignment_is_rehearsed_through_the_principal_map(tmp_path: Path, capsys) -> None:
+    from tenant_replicator.sim.model import stable_uuid
+    from tenant_replicator.sim.seed import TENANT_ID
+
+    source_user, target_user = stable_uuid(TENANT_ID, "User", "0"), stable_uuid(TENANT_ID, "User", "1")
+    export = tmp_path / "export"
+    export.mkdir()
+    assignment = json.loads((CORPUS / "roleassignment.json").read_text())
+    assignment["properties"].update(  # a principal and a built-in role the simulator's directory knows
+        principalId=source_user,
+        roleDefinitionId="/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    )
+    assignment["apiVersion"] = "2022-04-01"
+    (export / "ra.json").write_text(json.dumps(assignment))
+    (tmp_path / "principals.hcl").write_text(f'principals = {{\n  "{source_user}" = "{target_user}"\n}}\n')
+    args = ["rehearse", "--from-arm-json", str(export), "--workdir", str(tmp_path / "w"), "--json"]
+    assert main([*args, "--principal-map", str(tmp_path / "principals.hcl")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["fidelity"]["per_type"]["Microsoft.Authorization/roleAssignments"]["percent"] == 100.0
+    main_tf = Path(report["generate"]["main_tf_json"]).read_text()
+    assert target_user in main_tf and source_user not in main_tf
+    # without the map the same export is rehearsed, but the assignment is skipped with the reason
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    (skipped,) = report["generate"]["skipped"]
+    assert "principal map" in skipped["reason"]
+    assert report["fidelity"]["out_of_scope"][0]["id"] == skipped["id"]

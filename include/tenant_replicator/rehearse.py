@@ -252,10 +252,10 @@ def run_terraform(tf_dir: Path, env: dict[str, str], apply_timeout: float) -> di
 # ---------------------------------------------------------------- measuring
 
 
-def children_by_get(
+def bodies_by_get(
     session: ArmSession, payloads: Iterable[dict[str, Any]], ids: Callable[[dict[str, Any]], str | None]
 ) -> list[dict[str, Any]]:
-    """GET bodies of child resources (ARM's list API returns top-level resources only)."""
+    """GET bodies of the given resources (those the listing does not return)."""
     found = []
     for payload in payloads:
         resource_id = ids(payload)
@@ -267,9 +267,28 @@ def children_by_get(
     return found
 
 
-def is_child(resource_id: str) -> bool:
-    parsed = parse_resource_id(resource_id)
-    return bool(parsed.resource_type and parsed.resource_type.count("/") > 1)
+def measured_resources(
+    session: ArmSession,
+    rehearsed: list[dict[str, Any]],
+    source_scanned: list[dict[str, Any]],
+    target_scanned: list[dict[str, Any]],
+    name_map: Mapping[str, str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(source, target) resources to measure: the scans, plus a GET of every rehearsed resource the
+    scans do not list (ARM's list returns top-level resources only: children and extension resources
+    such as role assignments are read one by one), so nothing rehearsed drops out of the count."""
+    wanted = {r["id"].lower() for r in rehearsed}
+    source = [r for r in source_scanned if r["id"].lower() in wanted]
+    seen_source = {r["id"].lower() for r in source}
+    seen_target = {r["id"].lower() for r in target_scanned}
+    unlisted = [p for p in rehearsed if p["id"].lower() not in seen_source]
+    source += bodies_by_get(session, unlisted, lambda p: p["id"])
+    target = target_scanned + bodies_by_get(
+        session,
+        [p for p in unlisted if str(name_map.get(p["id"].lower(), "")).lower() not in seen_target],
+        lambda p: name_map.get(p["id"].lower()),
+    )
+    return source, target
 
 
 def type_summary(
@@ -360,6 +379,9 @@ def rehearse(
     timings["load_s"] = round(time.monotonic() - started, 3)
 
     workdir = Path(workdir).resolve()
+    tf_dir = workdir / "terraform"
+    for stale in tf_dir.glob("terraform.tfstate*"):  # every rehearsal starts from a fresh simulator
+        stale.unlink()
     stack = devstack.start_stack(workdir / "stack", airflow=False, slack=False)
     try:
         session = ArmSession(stack.arm_endpoint, stack.ca_file)
@@ -369,7 +391,6 @@ def rehearse(
 
         mark = time.monotonic()
         generated = generate(outcome.seeded, outcome.groups, SOURCE, TARGET, nonce, principal_map=principal_map)
-        tf_dir = workdir / "terraform"
         write_config(generated, tf_dir)
         timings["generate_s"] = round(time.monotonic() - mark, 3)
 
@@ -390,12 +411,8 @@ def rehearse(
             target_scanned = read_resources(store, TARGET)
         finally:
             store.close()
-        rehearsed = {r["id"].lower() for r in outcome.seeded}
-        children = [p for p in outcome.seeded if is_child(p["id"])]
-        source_all = [r for r in source_scanned if r["id"].lower() in rehearsed]
-        source_all += children_by_get(session, children, lambda p: p["id"])
-        target_all = target_scanned + children_by_get(
-            session, children, lambda p: generated.name_map.get(p["id"].lower())
+        source_all, target_all = measured_resources(
+            session, outcome.seeded, source_scanned, target_scanned, generated.name_map
         )
         timings["rescan_s"] = round(time.monotonic() - mark, 3)
         session.close()
