@@ -7,7 +7,6 @@ Every handler takes the state dict (the caller holds the store lock) and a `Requ
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import re
 from collections.abc import Callable
@@ -233,14 +232,14 @@ def _rg_of_id(resource_id: str) -> str:
 def _subscriptions(state: dict, route: Route, req: Request) -> Response:
     if req.method != "GET":
         raise _method_not_allowed(req)
-    docs = [copy.deepcopy(d) for _, d in sorted(state["subscriptions"].items())]
+    docs = [model.json_copy(d) for _, d in sorted(state["subscriptions"].items())]
     return Response(200, {"value": docs, "count": {"type": "Total", "value": len(docs)}})
 
 
 def _subscription(state: dict, route: Route, req: Request) -> Response:
     if req.method != "GET":
         raise _method_not_allowed(req)
-    return Response(200, copy.deepcopy(_require_subscription(state, route.subscription or "")))
+    return Response(200, model.json_copy(_require_subscription(state, route.subscription or "")))
 
 
 def _tenants(state: dict, route: Route, req: Request) -> Response:
@@ -307,7 +306,7 @@ def _unsupported_scope(state: dict, route: Route, req: Request) -> Response:
 def _list_item(record: dict, expand: str | None) -> dict:
     """GenericResourceExpanded: properties only with `$expand=properties`, like ARM's list."""
     body = record["body"]
-    item = {k: copy.deepcopy(body[k]) for k in LIST_FIELDS if k in body}
+    item = {k: model.json_copy(body[k]) for k in LIST_FIELDS if k in body}
     wanted = {e.strip().lower() for e in (expand or "").split(",") if e.strip()}
     if "createdtime" in wanted:
         item["createdTime"] = record["createdTime"]
@@ -356,7 +355,7 @@ def _resource_groups(state: dict, route: Route, req: Request) -> Response:
         raise _method_not_allowed(req)
     items = model.list_resource_groups(state, route.subscription or "")
     filter_fn = parse_filter(req.query.get("$filter"))
-    return Response(200, paginate(items, req, lambda k, r: copy.deepcopy(r["body"]), filter_fn))
+    return Response(200, paginate(items, req, lambda k, r: model.json_copy(r["body"]), filter_fn))
 
 
 def _resource_group(state: dict, route: Route, req: Request) -> Response:
@@ -365,11 +364,11 @@ def _resource_group(state: dict, route: Route, req: Request) -> Response:
         record = model.get_resource_group(state, sub, name)
         if req.method == "HEAD":
             return Response(204 if record else 404)
-        return Response(200, copy.deepcopy(_require_rg(state, sub, name)["body"]))
+        return Response(200, model.json_copy(_require_rg(state, sub, name)["body"]))
     if req.method == "PUT":
         return _put_resource_group(state, sub, name, _json_object(req), req.timestamp())
     if req.method == "PATCH":
-        current = copy.deepcopy(_require_rg(state, sub, name)["body"])
+        current = model.json_copy(_require_rg(state, sub, name)["body"])
         merged = model.merge_patch(current, _json_object(req))
         return Response(200, model.put_resource_group(state, sub, name, merged, req.timestamp())[0])
     if req.method == "DELETE":
@@ -407,7 +406,7 @@ def _put_resource_group(state: dict, sub: str, name: str, body: dict, now: str) 
             f"location '{existing['body']['location']}'.",
         )
     doc, created = model.put_resource_group(state, sub, name, body, now)
-    return Response(201 if created else 200, copy.deepcopy(doc))
+    return Response(201 if created else 200, model.json_copy(doc))
 
 
 def _valid_rg_name(name: str) -> bool:
@@ -737,11 +736,11 @@ def _server_body(
         doc["location"] = registry.normalize_location(body["location"])
     for key in COPIED_FIELDS:
         if body.get(key) is not None:
-            doc[key] = copy.deepcopy(body[key])
+            doc[key] = model.json_copy(body[key])
     if body.get("tags"):
-        doc["tags"] = copy.deepcopy(body["tags"])
+        doc["tags"] = model.json_copy(body["tags"])
     props = body.get("properties")
-    doc["properties"] = copy.deepcopy(props) if isinstance(props, dict) else {}
+    doc["properties"] = model.json_copy(props) if isinstance(props, dict) else {}
     tenant = model.get_subscription(state, ref.subscription)["tenantId"]  # type: ignore[index]
     created = existing["createdTime"] if existing else now
     ctx = readonly.Context(ref.key, resource_id, name, tenant, created)
@@ -799,7 +798,7 @@ def _extension(state: dict, route: Route, req: Request) -> Response:
     else:
         links.check_links(state, full_type, body, key)
         doc = {"id": f"{scope_id}/providers/{full_type}/{name}", "name": name, "type": full_type}
-        doc["properties"] = copy.deepcopy(body.get("properties") or {})
+        doc["properties"] = model.json_copy(body.get("properties") or {})
     created = model.store_resource(state, key, doc, now)
     return Response(201 if created else 200, model.render(state, key))
 
@@ -854,7 +853,7 @@ def _deleted_vaults(state: dict, route: Route, req: Request) -> Response:
     if action == ["purge"] and req.method == "POST":
         return vaults.purge(state, sub, name)
     if not action and req.method == "GET":
-        return Response(200, copy.deepcopy(vaults.get_deleted(state, sub, name)))
+        return Response(200, model.json_copy(vaults.get_deleted(state, sub, name)))
     raise _method_not_allowed(req)
 
 
@@ -881,7 +880,7 @@ def seed_put(state: dict, path: str, api_version: str, body: dict, now: str) -> 
             doc = authz.role_assignment_body(state, key, scope_id, name, body, tenant, now, check_duplicates=False)
         else:
             doc = {"id": f"{scope_id}/providers/{full_type}/{name}", "name": name, "type": full_type}
-            doc["properties"] = copy.deepcopy(body.get("properties") or {})
+            doc["properties"] = model.json_copy(body.get("properties") or {})
         model.store_resource(state, key, doc, now)
         return
     ref = route.resource
@@ -891,7 +890,7 @@ def seed_put(state: dict, path: str, api_version: str, body: dict, now: str) -> 
     rg = _require_rg(state, ref.subscription, ref.resource_group)
     parent_id = _parent_id(state, ref, rg)
     doc = _server_body(state, ref, provider, spec, body, parent_id, ref.names[-1], None, now)
-    model.store_resource(state, ref.key, doc, now)
+    model.store_resource(state, ref.key, doc, now, owned=True)
     authz.register_identities(state, doc, tenant)
 
 

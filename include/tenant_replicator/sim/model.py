@@ -14,7 +14,6 @@ and the child GET can never disagree.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import uuid
 from typing import Any
@@ -24,6 +23,15 @@ from tenant_replicator.sim.paths import rg_key
 
 SCHEMA = 1
 _UUID_NS = uuid.UUID("6f1d3c0a-2b7e-4c55-9a1e-5d0c7b3e9f21")
+
+
+def json_copy(value: Any) -> Any:
+    """Deep copy of JSON-shaped data, several times faster than `copy.deepcopy` (no memo, no types)."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
 
 
 def new_state() -> dict:
@@ -166,12 +174,12 @@ def delete_tree(state: dict, key: str) -> int:
 def render(state: dict, key: str) -> dict:
     """The GET body of a stored resource, inline children included."""
     record = state["resources"][key]
-    body = copy.deepcopy(record["body"])
+    body = json_copy(record["body"])
     found = registry.find_type(_type_path_of(body))
     if found:
         for child_type in found[1].inline_children:
             children = direct_children(state, key, child_type)
-            body.setdefault("properties", {})[child_type] = [copy.deepcopy(r["body"]) for _, r in children]
+            body.setdefault("properties", {})[child_type] = [json_copy(r["body"]) for _, r in children]
     return body
 
 
@@ -179,11 +187,12 @@ def _type_path_of(body: dict) -> str:
     return str(body.get("type", ""))
 
 
-def store_resource(state: dict, key: str, body: dict, now: str) -> bool:
-    """Store one resource body (already server-shaped); split out inline children. True if created."""
+def store_resource(state: dict, key: str, body: dict, now: str, owned: bool = False) -> bool:
+    """Store one resource body (already server-shaped); split out inline children. True if created.
+    `owned`: the caller hands over a body nobody else holds, so it is stored without copying."""
     existing = state["resources"].get(key)
     seq = next_seq(state)
-    body = copy.deepcopy(body)
+    body = body if owned else json_copy(body)
     found = registry.find_type(_type_path_of(body))
     inline: dict[str, list[dict]] = {}
     if found:
@@ -200,19 +209,20 @@ def store_resource(state: dict, key: str, body: dict, now: str) -> bool:
         "changedTime": now,
     }
     for child_type, items in inline.items():
-        _replace_inline_children(state, key, body, child_type, items, now)
+        _replace_inline_children(state, key, body, child_type, items, now, replace=existing is not None)
     return existing is None
 
 
 def _replace_inline_children(
-    state: dict, parent_key: str, parent: dict, child_type: str, items: list[dict], now: str
+    state: dict, parent_key: str, parent: dict, child_type: str, items: list[dict], now: str, replace: bool = True
 ) -> None:
-    """An inline list in a parent PUT is the whole truth about that child collection."""
+    """An inline list in a parent PUT is the whole truth about that child collection (a new parent has
+    no old children to remove: skipping that scan keeps bulk seeding linear)."""
     wanted: dict[str, dict] = {}
     for item in items:
         if isinstance(item, dict) and item.get("name"):
             wanted[f"{parent_key}/{child_type.lower()}/{str(item['name']).lower()}"] = item
-    for old_key, _ in direct_children(state, parent_key, child_type):
+    for old_key, _ in direct_children(state, parent_key, child_type) if replace else ():
         if old_key not in wanted:
             delete_tree(state, old_key)
     found = registry.find_type(f"{parent['type']}/{child_type}")
@@ -233,7 +243,7 @@ def _replace_inline_children(
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch (what ARM PATCH means for tags, sku and properties)."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return json_copy(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for k, v in patch.items():
         if v is None:

@@ -7,7 +7,6 @@ Run it with `python -m tenant_replicator.sim.server --port 0 --ready-file ready.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import os
@@ -22,9 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tenant_replicator.sim import arm, faults, identity, lro, resourcegraph
+from tenant_replicator.sim import arm, faults, generator, identity, lro, resourcegraph
 from tenant_replicator.sim.paths import Route, parse_route
-from tenant_replicator.sim.seed import seed_state
 from tenant_replicator.sim.store import Store
 from tenant_replicator.sim.throttle import Throttle
 from tenant_replicator.sim.tls import ensure_tls, server_context
@@ -382,13 +380,18 @@ def serve(
     lro_seconds: float | None = None,
     faults_file: Path | None = None,
     graph_lag_s: float | None = None,
+    preset: str = "contoso",
+    size: int = 0,
+    seed: int = 410,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or `stop_event`), then flush the state and remove `ready_file`.
 
-    `scale` adds synthetic source resources when (re)seeding; `throttle` enforces ARM's token buckets.
+    Seeding (on first start or `reset`): `preset` (contoso, seed-410, enterprise-4466) or `size` generated
+    source resources (deterministic by `seed`); `scale` adds synthetic resources to contoso.
+    `throttle` enforces ARM's token buckets; `lro_seconds`, `faults_file` and `graph_lag_s` shape the run.
     """
     files = ensure_tls(Path(tls_dir))
-    store = Store(Path(state_file), functools.partial(seed_state, scale), reset=reset)
+    store = Store(Path(state_file), generator.seed_function(preset, size, scale, seed), reset=reset)
     if lro_seconds is None:
         lro_seconds = float(os.environ.get("TENANT_REPLICATOR_SIM_LRO_SECONDS", lro.DEFAULT_SECONDS))
     store.lro_seconds = lro_seconds
@@ -452,7 +455,12 @@ def main(argv: list[str] | None = None) -> None:
         "--ready-file", type=Path, default=None, help='written once listening: {"endpoint", "ca_file", "pid"}'
     )
     parser.add_argument("--reset", action="store_true", help="discard the state file and reseed")
-    parser.add_argument("--scale", type=int, default=0, help="synthetic source resources added when seeding")
+    parser.add_argument(
+        "--preset", choices=generator.PRESET_NAMES, default="contoso", help="seeded tenant (on first start/--reset)"
+    )
+    parser.add_argument("--size", type=int, default=0, help="generate N source resources instead (up to 100k)")
+    parser.add_argument("--seed", type=int, default=410, help="generator seed for --preset/--size")
+    parser.add_argument("--scale", type=int, default=0, help="synthetic source resources added to contoso")
     parser.add_argument("--throttle", action="store_true", help="enforce ARM token-bucket throttling (429)")
     parser.add_argument(
         "--lro-seconds",
@@ -489,6 +497,9 @@ def main(argv: list[str] | None = None) -> None:
         lro_seconds=args.lro_seconds,
         faults_file=args.faults,
         graph_lag_s=args.graph_lag,
+        preset=args.preset,
+        size=args.size,
+        seed=args.seed,
     )
 
 
