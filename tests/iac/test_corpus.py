@@ -222,3 +222,20 @@ def test_principal_map_from_json_and_hcl(tmp_path: Path) -> None:
     (tmp_path / "bad.hcl").write_text("principals = {")
     with pytest.raises(ValueError, match="principal map"):
         load_principal_map(tmp_path / "bad.hcl")
+
+
+def test_generation_leaves_the_garbage_collector_as_it_found_it(export) -> None:
+    import gc
+
+    assert gc.isenabled()
+    generate(export.resources[:5], export.resource_groups, CORPUS_SUB, TARGET, "n")
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="same"):
+        generate(export.resources[:5], export.resource_groups, CORPUS_SUB, CORPUS_SUB, "n")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        generate(export.resources[:5], export.resource_groups, CORPUS_SUB, TARGET, "n")
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
