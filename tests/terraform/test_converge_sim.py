@@ -195,6 +195,7 @@ def test_timeout_mid_apply_leaves_nothing_running_and_the_next_iteration_resumes
     assert marked(marker) == []
     assert first["timed_out"] and first["ok"] is False
     assert first["not_started"] == ["azapi_resource.vnet"]  # the dependent of the in-flight one
+    assert first["writes_planned"]["total"] == 6 and first["writes"]["total"] == 5  # vnet never started
     state = safety.check_local_state(work)  # readable, and holds what was applied
     assert {"azapi_resource.rg", "azapi_resource.nsg0"} <= safety.managed_addresses(state)
     assert not (work / ".terraform.tfstate.lock.info").exists()

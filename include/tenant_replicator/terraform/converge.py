@@ -68,8 +68,8 @@ def _number(value: Any, kind: type) -> Any:
 def arm_writes(actions: dict[str, str], importing: dict[str, str], addresses: set[str] | None = None) -> dict:
     """ARM writes a plan means: create/update/delete 1, replace 2 (delete + create), import 1.
 
-    ``addresses`` limits the count (e.g. to what was applied). Imports are reads in ARM; they are
-    counted anyway so "writes per converged resource" never flatters adoption.
+    ``addresses`` limits the count (to what terraform started, or to what was applied). Imports are
+    reads in ARM; they are counted anyway so "writes per converged resource" never flatters adoption.
     """
     counts = {"create": 0, "update": 0, "delete": 0, "replace": 0, "import": 0}
     for address, action in actions.items():
@@ -184,6 +184,7 @@ def _merge_passes(passes: list[dict[str, Any]]) -> dict[str, Any]:
     first, last = passes[0], passes[-1]
     merged = {**last, "plan": first["plan"], "changes": first["changes"], "passes": len(passes)}
     merged["applied"] = sum(p["applied"] for p in passes)
+    merged["writes_planned"] = first["writes_planned"]
     for key in ("writes", "writes_applied"):
         merged[key] = {k: sum(p[key][k] for p in passes) for k in first[key]}
     merged["imports"] = {**last["imports"], "planned": sum(p["imports"]["planned"] for p in passes)}
@@ -196,9 +197,12 @@ def outcome_fields(plan: PlanResult, result: ApplyResult | None, refused: list[d
                    max_listed: int) -> dict[str, Any]:
     """Pure: the converge-specific summary keys (writes, destroy guard, provider crash)."""
     applied = set(result.applied) if result else set()
+    attempted = applied | {f["address"] for f in result.failed} | set(result.in_progress) if result else set()
     changed = {a for a, act in plan.actions.items() if act not in PASSIVE_ACTIONS} | set(plan.importing)
     fields: dict[str, Any] = {
-        "writes": arm_writes(plan.actions, plan.importing) if result else arm_writes({}, {}),
+        # what the plan means / what terraform started (never-started changes are not writes) / what stuck
+        "writes_planned": arm_writes(plan.actions, plan.importing) if result else arm_writes({}, {}),
+        "writes": arm_writes(plan.actions, plan.importing, attempted | set(plan.importing) if result else set()),
         "writes_applied": arm_writes(plan.actions, plan.importing, applied),
         "to_change": len(changed),
         "plan_actions": {a: plan.actions.get(a, "import") for a in sorted(changed)[:max_listed]},
