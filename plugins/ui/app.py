@@ -3,8 +3,10 @@
 Mounted by the api-server (see plugins/tenant_replicator_plugin.py). A plugin app is NOT behind
 Airflow's auth by itself, so every route here resolves the caller exactly as the REST API does
 (`Authorization: Bearer <JWT>` or the UI's `_token` cookie) and asks the auth manager whether the
-caller may read the campaign's Variable. Only the api-server imports this module (on the first
-request, through `LazyApp`); Airflow itself is imported inside the functions that need it.
+caller may read the runs of the campaign's DAG: the page is a view of those runs (the same report is
+in the `record` task's XCom), so whoever sees a run also sees its Campaign tab.
+Only the api-server imports this module (on the first request, through `LazyApp`); Airflow itself
+is imported inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from tenant_replicator_airflow.ui import URL_PREFIX, VARIABLE_PREFIX, render
 
 log = logging.getLogger(__name__)
+DEFAULT_DAG_ID = "tenant_replication"
 
 
 class CampaignStore(Protocol):
@@ -91,7 +94,7 @@ def objective_for(state: dict[str, Any], store: CampaignStore) -> tuple[float, i
     if history:
         last = max(history, key=lambda h: h.get("iteration") or 0)
         try:
-            conf = store.run_conf(state.get("dag_id") or "tenant_replication", str(last.get("run_id"))) or {}
+            conf = store.run_conf(dag_of(state), str(last.get("run_id"))) or {}
         except Exception:  # the page must render without it
             log.exception("could not read the conf of run %s", last.get("run_id"))
             conf = {}
@@ -104,6 +107,10 @@ def objective_for(state: dict[str, Any], store: CampaignStore) -> tuple[float, i
         except (TypeError, ValueError):
             pass
     return render.DEFAULT_OBJECTIVE, None
+
+
+def dag_of(state: dict[str, Any] | None) -> str:
+    return str((state or {}).get("dag_id") or DEFAULT_DAG_ID)
 
 
 def campaign_for_run(store: CampaignStore, dag_id: str, run_id: str) -> str | None:
@@ -133,10 +140,10 @@ def create_app(store: CampaignStore | None = None) -> Any:
         ui_base = app_base[: -len(URL_PREFIX)] if app_base.endswith(URL_PREFIX) else ""
         return ui_base, app_base
 
-    def can_read(request: Request, campaign_id: str) -> bool:
+    def can_read(request: Request, state: dict[str, Any] | None) -> bool:
         check = getattr(request.app.state, "authorize", None)
         user = getattr(request.state, "campaign_reader", None)
-        return True if check is None else bool(check(user, VARIABLE_PREFIX + campaign_id))
+        return True if check is None else bool(check(user, dag_of(state)))
 
     async def reader(request: Request) -> Any:
         """The caller, resolved like the REST API does; 401 without a valid token."""
@@ -175,16 +182,15 @@ def create_app(store: CampaignStore | None = None) -> Any:
         except Exception:
             return ""
 
-    def load(request: Request, campaign_id: str) -> dict[str, Any]:
-        if not can_read(request, campaign_id):
-            raise HTTPException(403, f"you may not read the Variable {VARIABLE_PREFIX}{campaign_id}")
+    def load(request: Request, campaign_id: str) -> dict[str, Any] | None:
+        """The campaign's state, None when unknown; 403 (before saying whether it exists) when not allowed."""
         state = store.get(campaign_id)
-        if state is None:
-            raise HTTPException(404, f"campaign {campaign_id!r} not found")
+        if not can_read(request, state):
+            raise HTTPException(403, f"you may not read the runs of DAG {dag_of(state)!r}")
         return state
 
     def readable(request: Request) -> list[dict[str, Any]]:
-        return [s for s in store.all() if can_read(request, str(s.get("campaign_id")))]
+        return [s for s in store.all() if can_read(request, s)]
 
     def page(request: Request, state: dict[str, Any], highlight: str | None) -> HTMLResponse:
         ui_base, app_base = bases(request)
@@ -206,9 +212,7 @@ def create_app(store: CampaignStore | None = None) -> Any:
 
     @app.get("/campaigns/{campaign_id}", response_class=HTMLResponse, dependencies=[Depends(reader)])
     def campaign_page(request: Request, campaign_id: str, run: str | None = None) -> HTMLResponse:
-        if not can_read(request, campaign_id):
-            raise HTTPException(403, f"you may not read the Variable {VARIABLE_PREFIX}{campaign_id}")
-        state = store.get(campaign_id)
+        state = load(request, campaign_id)
         if state is None:
             _, app_base = bases(request)
             return HTMLResponse(render.render_not_found(campaign_id, app_base=app_base), status_code=404)
@@ -219,7 +223,10 @@ def create_app(store: CampaignStore | None = None) -> Any:
         campaign_id = campaign_for_run(store, dag_id, run_id)
         if campaign_id is None:
             raise HTTPException(404, f"run {run_id!r} of DAG {dag_id!r} is not part of a replication campaign")
-        return page(request, load(request, campaign_id), run_id)
+        state = load(request, campaign_id)
+        if state is None:
+            raise HTTPException(404, f"campaign {campaign_id!r} of run {run_id!r} not found")
+        return page(request, state, run_id)
 
     @app.get("/api/campaigns", dependencies=[Depends(reader)])
     def api_campaigns(request: Request) -> dict[str, Any]:
@@ -228,15 +235,30 @@ def create_app(store: CampaignStore | None = None) -> Any:
 
     @app.get("/api/campaigns/{campaign_id}", dependencies=[Depends(reader)])
     def api_campaign(request: Request, campaign_id: str) -> dict[str, Any]:
-        return load(request, campaign_id)
+        state = load(request, campaign_id)
+        if state is None:
+            raise HTTPException(404, f"campaign {campaign_id!r} not found")
+        return state
 
     return app
+
+
+def may_read_runs(auth_manager: Any, user: Any, dag_id: str) -> bool:
+    """What the REST API asks before listing a DAG's runs (team-aware like `requires_access_dag`)."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+    from airflow.models.dag import DagModel
+
+    team = DagModel.get_team_name(dag_id)
+    return bool(
+        auth_manager.is_authorized_dag(
+            method="GET", access_entity=DagAccessEntity.RUN, details=DagDetails(id=dag_id, team_name=team), user=user
+        )
+    )
 
 
 def create_airflow_app() -> Any:
     """The app as the api-server mounts it: DB store, Airflow's own token check and authorization."""
     from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import VariableDetails
     from airflow.api_fastapi.core_api.security import get_user
     from fastapi.security import HTTPBearer
 
@@ -248,10 +270,7 @@ def create_airflow_app() -> Any:
         credentials = await bearer(request)
         return await get_user(request, None, credentials)
 
-    def authorize(user: Any, key: str) -> bool:
-        return get_auth_manager().is_authorized_variable(method="GET", details=VariableDetails(key=key), user=user)
-
     app.state.resolve_user = resolve_user
-    app.state.authorize = authorize
+    app.state.authorize = lambda user, dag_id: may_read_runs(get_auth_manager(), user, dag_id)
     app.state.login_url = lambda next_url: get_auth_manager().get_url_login(next_url=next_url)
     return app

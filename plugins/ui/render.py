@@ -203,7 +203,7 @@ color:#fff;background:var(--grey)}.badge.running{background:var(--blue)}.badge.o
 table{border-collapse:collapse;width:100%;font-size:14px}th,td{text-align:left;padding:6px 8px;
 border-bottom:1px solid var(--line);vertical-align:top}th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;
 color:var(--muted);font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td{overflow-wrap:break-word}td.result{white-space:nowrap}
+td{overflow-wrap:break-word}td.result{white-space:nowrap}td.text{overflow-wrap:anywhere;min-width:14em}
 tr.highlight td{background:#fff7d6}.bar{height:8px;border-radius:4px;background:#e5e9f0;min-width:80px}
 .bar>span{display:block;height:8px;border-radius:4px;background:var(--green)}.bar.partial>span{background:var(--orange)}
 .bar.zero>span{background:var(--red)}
@@ -284,7 +284,8 @@ def _history_table(state: dict[str, Any], ui_base: str, highlight_run: str | Non
             f"<td class='num'>{esc(pct(entry.get('property_score_percent')))}</td>"
             f"<td class='num'>{esc('n/a' if matched is None else f'{matched} / {total}')}</td>"
             f"<td class='num'>{esc(entry.get('consecutive_successes'))}</td><td>{run_cell}</td>"
-            f"<td>{''.join(f'<div>{esc(r)}</div>' for r in reasons) or '<span class=muted>none</span>'}</td></tr>"
+            f"<td class='text'>{''.join(f'<div>{esc(r)}</div>' for r in reasons) or '<span class=muted>none</span>'}"
+            "</td></tr>"
         )
     if not rows:
         return '<p class="muted">No iteration recorded yet.</p>'
@@ -322,7 +323,7 @@ def _unmatched_table(report: dict[str, Any]) -> str:
     shown = f'<p class="muted">showing {len(unmatched)} of {total}</p>' if total and total > len(unmatched) else ""
     rows = "".join(
         f"<tr><td class='mono'>{esc(_short_id(item.get('id')))}</td><td class='mono'>{esc(item.get('type'))}</td>"
-        f"<td>{esc(item.get('reason'))}</td></tr>"
+        f"<td class='text'>{esc(item.get('reason'))}</td></tr>"
         for item in unmatched
     )
     return (
@@ -380,7 +381,7 @@ def _apply_section(last_apply: dict[str, Any] | None) -> str:
         return head + '<p class="muted" id="apply-failures-none">No resource failed.</p>'
     rows = "".join(
         f"<tr><td class='mono'>{esc(f.get('address') or '(whole apply)')}</td>"
-        f"<td class='mono'>{esc(f.get('arm_code') or 'n/a')}</td><td>{esc(f.get('summary'))}"
+        f"<td class='mono'>{esc(f.get('arm_code') or 'n/a')}</td><td class='text'>{esc(f.get('summary'))}"
         f"{_detail(f.get('detail'))}</td></tr>"
         for f in failed
     )

@@ -95,25 +95,49 @@ def test_without_a_token_html_asks_to_log_in_and_json_is_401(store, state):
     assert api.status_code == 401 and api.json() == {"detail": "Not authenticated"}
 
 
-def test_authorization_filters_campaigns_per_variable(store, state):
+def test_authorization_is_read_access_to_the_campaign_dag_runs(store, state):
+    store.states["other-campaign"]["dag_id"] = "other_dag"
     app = create_app(store)
     seen: list[tuple[Any, str]] = []
 
     async def user(request):
         return "alice"
 
-    def authorize(who, key):
-        seen.append((who, key))
-        return key == "tenant_replication__other-campaign"
+    def authorize(who, dag_id):
+        seen.append((who, dag_id))
+        return dag_id == "other_dag"
 
     app.state.resolve_user = user
     app.state.authorize = authorize
     client = TestClient(app)
     assert [c["campaign_id"] for c in client.get("/api/campaigns").json()["campaigns"]] == ["other-campaign"]
     denied = client.get(f"/campaigns/{state['campaign_id']}")
-    assert denied.status_code == 403 and "may not read" in denied.text
+    assert denied.status_code == 403 and "may not read the runs of DAG" in denied.text
+    assert client.get(f"/api/campaigns/{state['campaign_id']}").status_code == 403
+    # an unknown campaign is checked against the default DAG before saying it does not exist
+    assert client.get("/campaigns/unknown").status_code == 403
     assert client.get("/campaigns/other-campaign").status_code == 200
-    assert ("alice", f"tenant_replication__{state['campaign_id']}") in seen
+    assert ("alice", "tenant_replication") in seen and ("alice", "other_dag") in seen
+
+
+def test_may_read_runs_asks_the_auth_manager_like_the_rest_api(monkeypatch):
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+    from airflow.models.dag import DagModel
+
+    from tenant_replicator_airflow.ui.app import may_read_runs
+
+    monkeypatch.setattr(DagModel, "get_team_name", staticmethod(lambda dag_id: "team-a"))
+    calls = []
+
+    class Manager:
+        def is_authorized_dag(self, **kwargs):
+            calls.append(kwargs)
+            return kwargs["details"].id == "tenant_replication"
+
+    assert may_read_runs(Manager(), "bob", "tenant_replication") is True
+    assert may_read_runs(Manager(), "bob", "secret_dag") is False
+    assert calls[0]["method"] == "GET" and calls[0]["access_entity"] == DagAccessEntity.RUN
+    assert calls[0]["details"].team_name == "team-a" and calls[0]["user"] == "bob"
 
 
 def test_parse_state_and_objective_defaults():

@@ -8,6 +8,7 @@ and copied to .work/artifacts/ (gitignored).
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -15,6 +16,7 @@ import ssl
 import struct
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,6 +29,7 @@ from tenant_replicator.demo import DAG_ID, demo_conf, follow_chain
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = devstack.REPO_ROOT / ".work" / "artifacts"
+VIEWER = "viewer"
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +65,45 @@ def trigger(client: devstack.AirflowClient, conf: dict) -> str:
     return devstack.wait_for(attempt, 120, f"{DAG_ID} to accept a trigger", 1)
 
 
+@dataclass
+class Campaign:
+    stack: devstack.Stack
+    client: devstack.AirflowClient
+    state: dict  # the Variable at the end of the chain
+    first: dict  # the Variable while the chain was held after iteration 1 ...
+    first_dom: str  # ... and the page Chromium rendered from it
+    first_held: bool  # the Variable did not move while the page was loaded
+
+
+def open_browser(stack: devstack.Stack, client: devstack.AirflowClient, workdir: Path) -> Browser:
+    opened = Browser(workdir)
+    # what the UI's login leaves in the browser: the JWT in the `_token` cookie
+    opened.get(f"{stack.api_url}/tenant-replicator/")
+    opened.add_cookie("_token", client.token)
+    return opened
+
+
 @pytest.fixture(scope="module")
 def campaign(chromium, tmp_path_factory):
-    """A real campaign with a failed first iteration (a policy-denied type), run to its end under the real
-    scheduler with its own objective (90 %, 2 successes in a row); yields (stack, client, state)."""
+    """A real campaign under the real scheduler, with its own objective (90 %, 2 successes in a row): Azure
+    Policy denies one type in iteration 1; the chain is paused right after iteration 1 is recorded, the page
+    is loaded then (failed apply, unmatched resource), then the chain runs on to its objective."""
     from tenant_replicator.sim.seed import SOURCE_SUBSCRIPTION_ID as SRC
     from tenant_replicator.sim.seed import TARGET_SUBSCRIPTION_ID as TGT
 
-    with devstack.start_stack(tmp_path_factory.mktemp("ui-stack")) as stack:
+    workdir = tmp_path_factory.mktemp("ui-stack")
+    original_env = devstack.airflow_env
+
+    def with_viewer(stack: devstack.Stack, api_port: int) -> dict[str, str]:
+        """A second, read-only user: the api-server generates its password into the passwords file."""
+        env = original_env(stack, api_port)
+        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] += f",{VIEWER}:viewer"
+        return env
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(devstack, "airflow_env", with_viewer)
+        started = devstack.start_stack(workdir / "stack")
+    with started as stack:
         client = devstack.AirflowClient(stack.api_url, devstack.ADMIN_USER, stack.admin_password)
         devstack.wait_for(lambda: client.call("GET", "/dags/replication_status"), 120, "status DAG parsed", 1)
         client.call("PATCH", "/dags/replication_status", {"is_paused": True})
@@ -81,19 +115,37 @@ def campaign(chromium, tmp_path_factory):
             "times": 1,
         }
         sim_call(stack, "POST", "/_sim/faults", {"faults": [denial]})
+        key = f"tenant_replication__{campaign_id_for(SRC, TGT)}"
         trigger(client, demo_conf(SRC, TGT, fidelity_target=90, required_successes=2))
-        state = follow_chain(client, f"tenant_replication__{campaign_id_for(SRC, TGT)}", 600, echo=lambda _: None)
-        yield stack, client, state
+
+        first = devstack.wait_for(
+            lambda: (client.variable(key) or {}).get("history") and client.variable(key),
+            300,
+            "iteration 1 recorded",
+            0.3,
+        )
+        client.call("PATCH", f"/dags/{DAG_ID}", {"is_paused": True})  # hold the chain: the page must not move
+        try:
+            first = client.variable(key)
+            browser = open_browser(stack, client, workdir / "chromium-first")
+            try:
+                browser.get(f"{stack.api_url}/tenant-replicator/campaigns/{first['campaign_id']}")
+                first_dom = browser.source()
+                browser.fit_height()
+                keep(browser.screenshot(workdir / "campaign_page_iteration1.png"), "campaign_page_iteration1.png")
+            finally:
+                browser.close()
+            held = client.variable(key) == first
+        finally:
+            client.call("PATCH", f"/dags/{DAG_ID}", {"is_paused": False})
+        state = follow_chain(client, key, 600, echo=lambda _: None)
+        yield Campaign(stack, client, state, first, first_dom, held)
 
 
 @pytest.fixture
 def browser(campaign, tmp_path):
-    stack, client, _ = campaign
-    opened = Browser(tmp_path / "chromium")
+    opened = open_browser(campaign.stack, campaign.client, tmp_path / "chromium")
     try:
-        # what the UI's login leaves in the browser: the JWT in the `_token` cookie
-        opened.get(f"{stack.api_url}/tenant-replicator/")
-        opened.add_cookie("_token", client.token)
         yield opened
     finally:
         opened.close()
@@ -113,7 +165,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_without_login_the_browser_gets_a_login_page_and_no_data(campaign, tmp_path):
-    stack, _, state = campaign
+    stack, state = campaign.stack, campaign.state
     dom = dump_dom(f"{stack.api_url}/tenant-replicator/campaigns/{state['campaign_id']}", tmp_path / "profile")
     assert "log in to Airflow first" in dom
     assert 'href="/auth/login?next=' in dom
@@ -121,7 +173,7 @@ def test_without_login_the_browser_gets_a_login_page_and_no_data(campaign, tmp_p
 
 
 def test_campaign_page_shows_chart_and_tables_of_the_campaign_run_here(campaign, browser, tmp_path):
-    stack, client, state = campaign
+    stack, client, state = campaign.stack, campaign.client, campaign.state
     assert state["status"] == "objective_met" and len(state["history"]) >= 3
     assert state["objective"]["fidelity_percent"] == 90
 
@@ -180,7 +232,7 @@ def test_campaign_page_shows_chart_and_tables_of_the_campaign_run_here(campaign,
 
 
 def test_campaign_is_a_tab_of_its_dag_runs_in_the_airflow_ui(campaign, browser, tmp_path):
-    stack, _, state = campaign
+    stack, state = campaign.stack, campaign.state
     last = max(state["history"], key=lambda h: h["iteration"])
     browser.get(
         f"{stack.api_url}/dags/{DAG_ID}/runs/{quote(last['run_id'], safe='')}/plugin/tenant-replicator-campaign"
@@ -209,7 +261,7 @@ def test_campaign_is_a_tab_of_its_dag_runs_in_the_airflow_ui(campaign, browser, 
 
 
 def test_campaign_list_in_the_browser(campaign, browser):
-    stack, _, state = campaign
+    stack, state = campaign.stack, campaign.state
     browser.get(f"{stack.api_url}/tenant-replicator/")
     row = browser.script(
         "const r = document.querySelector(`tr[data-campaign='${arguments[0]}']`);"
@@ -220,3 +272,58 @@ def test_campaign_list_in_the_browser(campaign, browser):
     assert row[1] == "objective met"
     assert row[2] == f"{state['last_fidelity']:.1f} %"
     assert int(row[4]) == state["iteration"] and int(row[5]) == state["consecutive_successes"]
+
+
+def test_page_after_the_failed_first_iteration_shows_the_denied_apply_and_the_missing_resource(campaign):
+    first, dom = campaign.first, campaign.first_dom
+    assert campaign.first_held, "the campaign Variable moved while the page was loaded (the pause did not hold)"
+    assert first["iteration"] == 1 and first["history"][0]["success"] is False
+
+    # the chart: a single failed marker
+    markers = re.findall(r'class="point fidelity (success|failed)"[^>]*data-iteration="(\d+)"', dom)
+    assert markers == [("failed", "1")]
+
+    # the last apply's failures, with the ARM code the simulator's policy returned
+    apply_table = re.search(r'<table id="apply-failures">.*?</table>', dom, re.S)
+    assert apply_table, "no apply failure table"
+    failed = first["last_apply"]["failed"]
+    assert failed and all(f["arm_code"] == "RequestDisallowedByPolicy" for f in failed)
+    for failure in failed:
+        assert html.escape(failure["address"]) in apply_table.group(0)
+    assert apply_table.group(0).count("RequestDisallowedByPolicy") >= len(failed)
+
+    # the unmatched source resources with their reasons: exactly the denied type
+    unmatched = re.search(r'<table id="unmatched">.*?</table>', dom, re.S)
+    assert unmatched, "no unmatched table"
+    rows = re.findall(
+        r"<tr><td class=\"mono\">([^<]*)</td><td class=\"mono\">([^<]*)</td><td class=\"text\">([^<]*)</td>",
+        unmatched.group(0),
+    )
+    assert [r[1] for r in rows] == [u["type"] for u in first["last_report"]["unmatched"]]
+    assert {r[1] for r in rows} == {"Microsoft.Insights/dataCollectionRules"}
+    assert [html.unescape(r[2]) for r in rows] == [u["reason"] for u in first["last_report"]["unmatched"]]
+
+    # the per-type row of the denied type: 0 of its source resources matched
+    dcr = first["last_report"]["per_type"]["Microsoft.Insights/dataCollectionRules"]
+    assert dcr["matched"] == 0
+    assert re.search(
+        rf'<tr data-type="Microsoft.Insights/dataCollectionRules"><td class="mono">[^<]*</td>'
+        rf'<td class="num">{dcr["source"]}</td><td class="num">0</td><td class="num">0.0 %</td>',
+        dom,
+    )
+
+
+def test_a_viewer_who_may_not_read_variables_still_sees_the_campaign_of_runs_it_can_see(campaign):
+    stack, state = campaign.stack, campaign.state
+    passwords = json.loads((stack.workdir / "airflow" / "simple_auth_passwords.json").read_text())
+    viewer = devstack.AirflowClient(stack.api_url, VIEWER, passwords[VIEWER])
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        viewer.call("GET", f"/variables/tenant_replication__{state['campaign_id']}")
+    assert refused.value.code == 403
+    assert viewer.call("GET", f"/dags/{DAG_ID}/dagRuns")["total_entries"] == state["iteration"]
+    request = urllib.request.Request(
+        f"{stack.api_url}/tenant-replicator/campaigns/{state['campaign_id']}",
+        headers={"Authorization": f"Bearer {viewer.token}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200 and 'id="fidelity-chart"' in response.read().decode()
