@@ -35,6 +35,7 @@ class TerraformApplyOperator(BaseOperator):
     :param timeout: seconds for plan and for apply (then SIGINT, ``grace_s``, SIGKILL of the group).
     :param parallelism: terraform ``-parallelism``.
     :param allow_destroy: apply plans that delete or replace target resources (default: refuse).
+    :param adopt_existing: import target resources that exist but were not created by this campaign.
     :param cli_config_file: ``TF_CLI_CONFIG_FILE`` (dev_overrides of the stand-in provider).
     :param run_init: run ``terraform init``; default: when no ``cli_config_file`` or with a backend.
     :param backend_conn_id: Airflow connection of an azurerm state backend (see terraform/backend.py).
@@ -44,12 +45,13 @@ class TerraformApplyOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("working_dir", "env", "variables", "timeout", "parallelism",
                                       "allow_destroy", "cli_config_file", "backend_conn_id", "backend_key",
-                                      "deferrable")
+                                      "deferrable", "adopt_existing")
     ui_color = "#7b42bc"
 
     def __init__(self, *, working_dir: str, env: dict[str, str] | None = None,
                  variables: dict[str, Any] | None = None, timeout: float | str | None = None,
                  parallelism: int | str | None = None, allow_destroy: bool | str = False,
+                 adopt_existing: bool | str = False,
                  cli_config_file: str | None = None, run_init: bool | None = None,
                  backend_conn_id: str | None = None, backend_key: str = "terraform.tfstate",
                  deferrable: bool | str = False, poll_interval: float = 5.0, grace_s: float = DEFAULT_GRACE_S,
@@ -57,6 +59,7 @@ class TerraformApplyOperator(BaseOperator):
         super().__init__(**kwargs)
         self.working_dir, self.env, self.variables = working_dir, env or {}, variables or {}
         self.timeout, self.parallelism, self.allow_destroy = timeout, parallelism, allow_destroy
+        self.adopt_existing = adopt_existing
         self.cli_config_file, self.run_init = cli_config_file, run_init
         self.backend_conn_id, self.backend_key = backend_conn_id, backend_key
         self.deferrable, self.poll_interval, self.grace_s = deferrable, poll_interval, grace_s
@@ -130,7 +133,8 @@ class TerraformApplyOperator(BaseOperator):
     def _options(self) -> ConvergeOptions:
         run_init = self.run_init if self.run_init is not None else not self.cli_config_file
         return templated_options(self.timeout, self.parallelism, self.allow_destroy,
-                                 max_listed=self.max_failed_listed, run_init=run_init or bool(self.backend_conn_id))
+                                 max_listed=self.max_failed_listed, run_init=run_init or bool(self.backend_conn_id),
+                                 adopt_existing=flag(self.adopt_existing))
 
     def _make_runner(self, env: dict[str, str] | None = None) -> Terraform:
         try:

@@ -286,19 +286,45 @@ def stat_mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
 
-def test_resource_already_in_arm_is_adopted_in_the_same_converge(
+def test_preexisting_target_resources_are_not_adopted_unless_allowed(
     tmp_path: Path, sim, cli_config: Path, marker: str
 ) -> None:
-    """A run killed with the worker (no events kept): the create fails with azapi's "already exists",
-    and the next pass of the same converge imports it instead of leaving it for another iteration."""
+    """Someone else's resource with the same ID in the target: "already exists", reported, not imported."""
+    _put(sim, RG_ID, "2021-04-01", {"location": "westeurope"})
+    work = workdir_for(tmp_path, config(["nsg0"]))
+    summary = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
+    assert summary["ok"] is False and summary["passes"] == 1
+    assert summary["existing_not_adopted"] == ["azapi_resource.rg"] and summary["not_started_count"] == 1
+    assert not (work / imports.IMPORTS_FILE).exists()
+    from tenant_replicator.terraform.runner import failure_message
+
+    assert "not created by this campaign" in failure_message(summary)
+    again = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
+    assert again["existing_not_adopted"] == ["azapi_resource.rg"]  # still not ours on the next iteration
+    allowed = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120, adopt_existing=True))
+    assert allowed["ok"], allowed
+    assert allowed["passes"] == 2 and allowed["imports"]["planned"] == 1 and allowed["writes"]["import"] == 1
+
+
+def test_create_started_by_a_killed_worker_is_adopted_in_the_same_converge(
+    tmp_path: Path, sim, cli_config: Path, marker: str
+) -> None:
+    """The worker died with terraform after ARM took the PUTs: no summary, no state, only the create
+    ledger written as terraform streamed ``apply_start``. The next converge's creates meet "already
+    exists" and a second pass of the same converge imports them."""
     _put(sim, RG_ID, "2021-04-01", {"location": "westeurope"})
     _put(sim, NSG0_ID, NET, {"location": "westeurope", "properties": {}})
     work = workdir_for(tmp_path, config(["nsg0", "nsg1"]))
+    earlier = imports.CreateLedger(work, "killed-run")
+    for address in ("azapi_resource.rg", "azapi_resource.nsg0"):
+        earlier.observe(json.dumps({"type": "apply_start", "hook": {"resource": {"addr": address},
+                                                                    "action": "create"}}))
     summary = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
     assert summary["ok"], summary
-    assert summary["passes"] >= 2 and summary["imports"]["planned"] == 2
-    assert summary["writes"]["import"] == 2
+    assert summary["passes"] == 3  # rg adopted, then nsg0 (its create only starts once the rg exists)
+    assert summary["imports"]["planned"] == 2 and summary["existing_not_adopted_count"] == 0
     assert converge(runner(work, sim, cli_config, marker))["changes"] is False
+    assert imports.owned_creates(work) >= {"azapi_resource.rg", "azapi_resource.nsg0", "azapi_resource.nsg1"}
 
 
 def test_provider_crash_mid_apply_is_a_clear_failure_that_lists_what_was_applied(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,7 @@ class ConvergeOptions:
     backup_keep: int = safety.BACKUP_KEEP
     max_listed: int = 20
     adopt_passes: int = 3  # extra plan+apply passes right after "already exists" failures
+    adopt_existing: bool = False  # also import target resources this campaign did not create
 
 
 def templated_options(timeout: Any = None, parallelism: Any = None, allow_destroy: Any = False,
@@ -136,8 +138,9 @@ def converge(tf: Terraform, options: ConvergeOptions | None = None,
         timed("init", tf.init)
     timed("validate", tf.validate)
     passes: list[dict[str, Any]] = []
+    run_id = uuid.uuid4().hex
     while True:
-        summary = _one_pass(tf, options, timed, checks["backend"])
+        summary = _one_pass(tf, options, timed, checks["backend"], run_id)
         passes.append(summary)
         retry = summary.pop("_adopted_from_failures")
         if not retry or summary["timed_out"] or summary["stopped"] or len(passes) > options.adopt_passes:
@@ -148,7 +151,7 @@ def converge(tf: Terraform, options: ConvergeOptions | None = None,
 
 
 def _one_pass(tf: Terraform, options: ConvergeOptions, timed: Callable[[str, Callable[[], Any]], Any],
-              backend_kind: str) -> dict[str, Any]:
+              backend_kind: str, run_id: str) -> dict[str, Any]:
     plan_timeout = options.plan_timeout if options.plan_timeout is not None else options.timeout
     plan: PlanResult = timed("plan", lambda: tf.plan(timeout=plan_timeout, parallelism=options.parallelism))
     refused = [] if options.allow_destroy else safety.destructive_changes(plan.actions, plan.reasons)
@@ -156,16 +159,20 @@ def _one_pass(tf: Terraform, options: ConvergeOptions, timed: Callable[[str, Cal
     backup_name = None
     if plan.changes and not refused:
         backup_name = timed("backup", lambda: backup(tf, options.backup_keep))
-        result = timed("apply", lambda: tf.apply(plan.plan_file, timeout=options.timeout,
-                                                 parallelism=options.parallelism))
+        result = timed("apply", lambda: _apply_recording_creates(tf, plan, options, run_id))
     safety.secure_workdir(tf.workdir)
     summary = apply_summary(plan, result, options.max_listed)
     summary.update(outcome_fields(plan, result, refused, options.max_listed))
     from_failures: dict[str, str] = {}
+    summary.update(existing_not_adopted=[], existing_not_adopted_count=0)
     if result is not None:
         managed = _managed_after(tf, backend_kind)
-        from_failures = imports.adoptable(result.failed)
+        existing = imports.adoptable(result.failed)
+        owned = imports.owned_creates(tf.workdir, current_run=run_id)
+        from_failures = {a: i for a, i in existing.items() if options.adopt_existing or a in owned}
         adopt = {**imports.orphans(result.applied_ids, managed), **from_failures}
+        summary["existing_not_adopted"] = sorted(set(existing) - set(from_failures))[:options.max_listed]
+        summary["existing_not_adopted_count"] = len(set(existing) - set(from_failures))
         pending = imports.refresh_imports(tf.workdir, managed, adopt)
     else:
         pending = imports.read_imports(tf.workdir)
@@ -175,6 +182,24 @@ def _one_pass(tf: Terraform, options: ConvergeOptions, timed: Callable[[str, Cal
     # Retry at once only when every failure is adoptable: anything else is for the next iteration.
     summary["_adopted_from_failures"] = bool(from_failures) and len(from_failures) == summary["failed_count"]
     return summary
+
+
+def _apply_recording_creates(tf: Terraform, plan: PlanResult, options: ConvergeOptions,
+                             run_id: str) -> ApplyResult:
+    """``apply``, with every create terraform starts written to the ownership ledger as it happens."""
+    ledger = imports.CreateLedger(tf.workdir, run_id)
+    outer = tf.on_line
+
+    def on_line(line: str) -> None:
+        ledger.observe(line)
+        if outer is not None:
+            outer(line)
+
+    tf.on_line = on_line
+    try:
+        return tf.apply(plan.plan_file, timeout=options.timeout, parallelism=options.parallelism)
+    finally:
+        tf.on_line = outer
 
 
 def _merge_passes(passes: list[dict[str, Any]]) -> dict[str, Any]:

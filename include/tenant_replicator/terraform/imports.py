@@ -95,3 +95,62 @@ def refresh_imports(workdir: Path, managed: set[str], adopt: dict[str, str] | No
     pending = pending_imports(read_imports(workdir), config_resources(workdir), managed, adopt)
     write_imports(workdir, pending)
     return pending
+
+
+# -- ownership: adopt only what this campaign started creating ------------------------------------
+
+LEDGER_FILE = "creates.jsonl"
+
+
+class CreateLedger:
+    """Appends, as terraform streams them, the creates it starts and the ones ARM refused as existing.
+
+    Why: "already exists" also answers a create of a resource that was in the target before the
+    campaign (someone else's). Importing that would put it under our management and overwrite it.
+    A create this campaign started in an earlier run (``apply_start``) that was not itself refused
+    as existing is ours: its PUT may have gone through before the run was killed. Written line by
+    line (0600) so a worker killed with terraform still leaves the record.
+    """
+
+    def __init__(self, workdir: Path, run_id: str) -> None:
+        self.path = Path(workdir) / LEDGER_FILE
+        self.run_id = run_id
+
+    def observe(self, line: str) -> None:
+        if '"apply_start"' not in line and '"apply_errored"' not in line and "already exists" not in line:
+            return
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return
+        kind, hook = event.get("type"), event.get("hook") or {}
+        address = (hook.get("resource") or {}).get("addr") or (event.get("diagnostic") or {}).get("address")
+        if kind == "apply_start" and hook.get("action") in ("create", "replace"):
+            self._append({"run": self.run_id, "address": address, "event": "start"})
+        elif kind == "diagnostic" and address and _ALREADY_EXISTS_RE.search(
+                f"{event['diagnostic'].get('summary', '')}\n{event['diagnostic'].get('detail', '')}"):
+            self._append({"run": self.run_id, "address": address, "event": "exists"})
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as out:
+            out.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+def owned_creates(workdir: Path, current_run: str | None = None) -> set[str]:
+    """Addresses a run other than ``current_run`` started creating and ARM did not refuse as existing."""
+    path = Path(workdir) / LEDGER_FILE
+    if not path.exists():
+        return set()
+    started: dict[str, set[str]] = {}
+    refused: dict[str, set[str]] = {}
+    for raw in path.read_text().splitlines():
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue  # a line cut by a kill
+        if entry.get("run") == current_run or not entry.get("address"):
+            continue
+        target = started if entry.get("event") == "start" else refused
+        target.setdefault(entry["run"], set()).add(entry["address"])
+    return {a for run, addrs in started.items() for a in addrs - refused.get(run, set())}

@@ -387,6 +387,10 @@ def failure_message(summary: dict[str, Any], max_listed: int = 10) -> str:
         shown = ", ".join(d["address"] for d in summary["destroy_refused"][:max_listed])
         parts.append(f"refused to destroy {summary['destroy_refused_count']} resource(s) without "
                      f"allow_destroy=True ({shown})")
+    if summary.get("existing_not_adopted_count"):
+        shown = ", ".join(summary["existing_not_adopted"][:max_listed])
+        parts.append(f"{summary['existing_not_adopted_count']} already exist in the target but were not created "
+                     f"by this campaign (not imported; adopt_existing=True imports them: {shown})")
     if summary.get("provider_crashed"):
         parts.append("the provider plugin crashed")
     if summary["failed_count"]:

@@ -24,7 +24,8 @@ STATE_FILE = "terraform.tfstate"
 BACKUP_DIR = "state-backups"
 BACKUP_KEEP = 20
 PRIVATE_FILES = (STATE_FILE, f"{STATE_FILE}.backup", ".terraform.tfstate.lock.info", "tfplan",
-                 "imports.tf.json", "backend.tf.json", "job.json", "job.log", "job-result.json")
+                 "imports.tf.json", "backend.tf.json", "job.json", "job.log", "job-result.json",
+                 "creates.jsonl")
 # Destroys that only remove what a failed create of ours left behind (terraform tainted it).
 SAFE_REPLACE_REASONS = frozenset({"tainted"})
 
