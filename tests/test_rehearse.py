@@ -183,3 +183,32 @@ def test_role_assignment_is_rehearsed_through_the_principal_map(tmp_path: Path, 
     (skipped,) = report["generate"]["skipped"]
     assert "principal map" in skipped["reason"]
     assert report["fidelity"]["out_of_scope"][0]["id"] == skipped["id"]
+
+
+def test_refusals_are_blamed_on_whoever_owns_the_limit() -> None:
+    from tenant_replicator.rehearse import classify_refusal
+
+    source = "3f2b8c1e-5d4a-4e7b-9c21-6a8f0d2e4b17"
+    other = f"/subscriptions/{CORPUS_SUB}/resourceGroups/shared/providers/Microsoft.Network/virtualNetworks/hub"
+    mine = f"/subscriptions/{source}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/spoke"
+    assert classify_refusal("InvalidResourceType", "", "A.B/c", "2024-01-01", source)[0] == "simulator"
+    assert classify_refusal("PrincipalNotFound", "who?", "A.B/c", "2024-01-01", source)[0] == "simulator"
+    limit, reason = classify_refusal("LinkedInvalidPropertyId", f"Property id '{other}' at path", "A.B/c", "v", source)
+    assert limit == "simulator" and "outside the rehearsed subscription" in reason
+    assert classify_refusal("LinkedInvalidPropertyId", f"Property id '{mine}' at path", "A.B/c", "v", source)[0] == (
+        "export"
+    )
+    assert classify_refusal("InvalidTemplate", "bad", "A.B/c", "v", source)[0] == "export"
+
+
+def test_seed_order_ignores_managed_by_and_enters_a_cycle_at_a_member() -> None:
+    rg = f"/subscriptions/{CORPUS_SUB}/resourceGroups/rg/providers"
+    vm = {"id": f"{rg}/Microsoft.Compute/virtualMachines/vm", "properties": {"disk": f"{rg}/Microsoft.Compute/disks/d"}}
+    disk = {"id": f"{rg}/Microsoft.Compute/disks/d", "managedBy": vm["id"]}
+    alert = {"id": f"{rg}/Microsoft.Insights/metricAlerts/a", "properties": {"scopes": [vm["id"]]}}
+    x = {"id": f"{rg}/A.B/x/1", "properties": {"peer": f"{rg}/A.B/y/2"}}
+    y = {"id": f"{rg}/A.B/y/2", "properties": {"peer": x["id"]}}
+    waiter = {"id": f"{rg}/A.A/w/0", "properties": {"needs": y["id"]}}  # sorts first, waits for the cycle
+    order = [r["id"].rsplit("/", 2)[-2] for r in seed_order([alert, vm, disk, x, y, waiter])]
+    assert order.index("disks") < order.index("virtualMachines") < order.index("metricAlerts")
+    assert order.index("x") < order.index("w") and order.index("y") < order.index("w")

@@ -52,18 +52,33 @@ def api_version_of(payload: Mapping[str, Any]) -> str:
     return str(payload.get("apiVersion") or lookup(str(payload["type"])).default_api_version or FALLBACK_API_VERSION)
 
 
+def _on_cycle(start: str, needs: Mapping[str, set[str]], pending: set[str]) -> bool:
+    """True when ``start`` can reach itself through pending dependencies."""
+    stack, seen = list(needs[start] & pending), set()
+    while stack:
+        key = stack.pop()
+        if key == start:
+            return True
+        if key not in seen:
+            seen.add(key)
+            stack.extend(needs[key] & pending)
+    return False
+
+
 def seed_order(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Parents and referenced resources before the resources that need them (id order otherwise).
 
-    A reference cycle cannot be ordered: its members keep id order (ARM would refuse one of them
-    if it validates links, and that refusal is reported).
+    ``managedBy`` is the platform's back-reference (a disk names the VM that attached it), not a
+    dependency. A real reference cycle is entered at its first member in id order, never at a
+    resource that merely waits for the cycle (ARM refuses what it cannot link, and that is reported).
     """
     by_key = {r["id"].lower(): r for r in resources}
     needs: dict[str, set[str]] = {}
     for resource in resources:
         key = resource["id"].lower()
+        body = {k: v for k, v in resource.items() if k != "managedBy"}
         wanted = set()
-        for ref in find_arm_ids(resource) | {parse_resource_id(resource["id"]).parent or ""}:
+        for ref in find_arm_ids(body) | {parse_resource_id(resource["id"]).parent or ""}:
             ref_key = ref.lower()
             while ref_key and ref_key not in by_key and ref_key.count("/") > 2:
                 ref_key = ref_key.rsplit("/", 1)[0]
@@ -74,7 +89,10 @@ def seed_order(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     placed: set[str] = set()
     pending = sorted(by_key)
     while pending:
-        ready = [k for k in pending if needs[k] <= placed] or pending[:1]  # cycle: take the first
+        ready = [k for k in pending if needs[k] <= placed]
+        if not ready:
+            left = set(pending)
+            ready = [next((k for k in pending if _on_cycle(k, needs, left)), pending[0])]
         for key in ready:
             ordered.append(by_key[key])
             placed.add(key)
@@ -214,12 +232,7 @@ def seed_source(
             continue
         code, message = _error(document, status)
         refused_keys.add(payload["id"].lower())
-        limit = "simulator" if code in UNSERVED_CODES else "export"
-        reason = (
-            f"the simulator does not serve {entry['type']}@{api} ({code})"
-            if limit == "simulator"
-            else f"the source refused the payload: {code}: {message}"
-        )
+        limit, reason = classify_refusal(code, message, entry["type"], api, source_subscription)
         out.refused.append({**entry, "code": code, "reason": reason, "limit": limit})
     return out
 
@@ -311,7 +324,7 @@ def type_summary(
         "not_claimed_by_generator": not_claimed,
         "not_rehearsed": {t: sorted(set(r)) for t, r in sorted(not_rehearsed.items())},
         "simulator_missing": sorted(
-            {f"{e['type']}@{e['api_version']}" for e in outcome.refused if e["limit"] == "simulator"}
+            {f"{e['type']}@{e['api_version']}" for e in outcome.refused if e["code"] in UNSERVED_CODES}
         ),
         "export_problems": bad_payloads,
     }
