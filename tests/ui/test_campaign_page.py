@@ -260,9 +260,17 @@ def test_campaign_is_a_tab_of_its_dag_runs_in_the_airflow_ui(campaign, browser, 
     )
 
 
-def test_campaign_list_in_the_browser(campaign, browser):
+def test_campaign_list_is_a_nav_entry_of_the_airflow_ui(campaign, browser):
     stack, state = campaign.stack, campaign.state
-    browser.get(f"{stack.api_url}/tenant-replicator/")
+    browser.get(f"{stack.api_url}/plugin/tenant-replicator")
+    frame = devstack.wait_for(lambda: browser.find("iframe"), 60, "the Campaigns page's iframe", 0.5)
+    assert browser.script("return arguments[0].getAttribute('src')", frame) == "tenant-replicator/"
+    nav = browser.script(
+        "return [...document.querySelectorAll('a, button')].some(e => e.textContent.trim() === 'Campaigns')"
+    )
+    assert nav, "no 'Campaigns' entry in the UI's navigation"
+    browser.switch_to_frame(frame)
+    devstack.wait_for(lambda: 'id="campaigns"' in browser.source(), 30, "the list inside the UI", 0.5)
     row = browser.script(
         "const r = document.querySelector(`tr[data-campaign='${arguments[0]}']`);"
         "return r && [...r.cells].map(c => c.textContent)",
