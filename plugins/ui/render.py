@@ -7,7 +7,6 @@ through `esc` or `quote`; the page needs no script from anywhere (no CDN, works 
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -511,7 +510,3 @@ def render_not_found(campaign_id: str, *, app_base: str = "/tenant-replicator") 
         f"There is no campaign {campaign_id!r} (no Variable tenant_replication__{campaign_id}).",
         app_base=app_base,
     )
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
