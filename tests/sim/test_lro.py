@@ -219,3 +219,21 @@ def test_terraform_apply_and_destroy_long_running_vm_and_storage(sim, tmp_path: 
         assert not client.resource_groups.check_existence("rg-tf-lro")
     finally:
         sim.hook("POST", "lro", {"seconds": 0.3})
+
+
+def test_settle_moves_states_and_a_newer_operation_supersedes() -> None:
+    """Pure state transitions (no server): Accepted -> Creating -> Succeeded; re-PUT cancels the older op."""
+    from tenant_replicator.sim import lro, model
+
+    state = model.new_state()
+    key = "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm"
+    state["resources"][key] = {"body": {"id": key, "properties": {"provisioningState": "Accepted"}}, "seq": 1}
+    first = lro.start(state, key, key, "create", 3.0, now=100.0)
+    assert lro.settle(state, 100.5) is False  # still Accepted in the first third
+    assert lro.settle(state, 101.5) and state["resources"][key]["body"]["properties"]["provisioningState"] == "Creating"
+    second = lro.start(state, key, key, "update", 3.0, now=102.0)
+    assert state["operations"][first["id"]]["status"] == "Canceled"
+    assert lro.settle(state, 105.0)
+    assert state["operations"][second["id"]]["status"] == "Succeeded"
+    assert state["resources"][key]["body"]["properties"]["provisioningState"] == "Succeeded"
+    assert lro.status_document(state["operations"][second["id"]])["status"] == "Succeeded"

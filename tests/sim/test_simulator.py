@@ -406,6 +406,9 @@ def test_throttling_answers_429_with_retry_after(sim) -> None:
         # Target subscription has its own bucket.
         other = f"{sim.endpoint}/subscriptions/{TGT}/resourcegroups?api-version=2025-04-01"
         assert requests.get(other, headers=auth, verify=sim.ca_file, timeout=10).status_code == 200
+        # ...and so does another principal on the same subscription.
+        someone_else = {"Authorization": "Bearer y"}
+        assert requests.get(url, headers=someone_else, verify=sim.ca_file, timeout=10).status_code == 200
     finally:
         sim.hook("POST", "throttle", {"enforce": False})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tenant_replicator.sim import authz, links, lro, model, readonly, registry, vaults
@@ -116,7 +116,7 @@ def _decode_token(token: str) -> dict:
 
 
 def paginate(
-    items: list[tuple[str, dict]],
+    items: Iterable[tuple[str, dict]],
     req: Request,
     to_json: Callable[[str, dict], dict],
     filter_fn: Callable[[dict], bool] | None = None,
@@ -318,9 +318,9 @@ def _list_item(record: dict, expand: str | None) -> dict:
 
 
 def _list_resources_under(state: dict, prefix: str, req: Request) -> Response:
-    items = model.list_resources(state, prefix)
     token = req.query.get("$skiptoken")
     params = _decode_token(token) if token else {"expand": req.query.get("$expand"), "filter": req.query.get("$filter")}
+    items = model.list_resources(state, prefix, after=params.get("after"))
     expand = params.get("expand")
     with_props = "properties" in (expand or "").lower()
     filter_fn = parse_filter(params.get("filter"))
@@ -519,6 +519,8 @@ def _operation(state: dict, route: Route, req: Request) -> Response:
                 "Location": f"{req.base_url}{_clean_path(req.path)}?api-version={req.query.get('api-version', '')}",
             },
         )
+    if op["status"] == "Canceled":
+        raise ArmError(409, "OperationCanceled", "The operation was canceled by a newer operation on the resource.")
     if op["status"] == "Failed":
         error = op.get("error") or {"code": "InternalServerError", "message": "The operation failed."}
         raise ArmError(int(error.get("status", 400)), str(error.get("code")), str(error.get("message")))

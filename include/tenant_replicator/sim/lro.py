@@ -63,6 +63,10 @@ def start(
     error: dict | None = None,
 ) -> dict:
     """Register an operation on `key`; `error` makes it end Failed (fault injection)."""
+    for pending_id in state.get(PENDING_KEY, []):  # a newer operation on the resource supersedes
+        pending = state["operations"].get(pending_id)
+        if pending and pending["key"] == key and pending["status"] == "InProgress":
+            state["operations"][pending_id] = {**pending, "status": "Canceled", "endTime": _iso(now)}
     op_id = model.stable_uuid(key, action, str(model.next_seq(state)))
     op = {
         "id": op_id,

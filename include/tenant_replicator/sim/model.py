@@ -14,8 +14,10 @@ and the child GET can never disagree.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from tenant_replicator.sim import registry
@@ -40,7 +42,7 @@ def new_state() -> dict:
         "sequence": 0,
         "subscriptions": {},
         "resourceGroups": {},
-        "resources": {},
+        "resources": KeyedDict(),
         "operations": {},
         "principals": {},
         "deletedVaults": {},
@@ -148,26 +150,101 @@ def is_top_level(key: str) -> bool:
     return tail.rsplit("/", 1)[0] not in registry.EXTENSION_TYPES
 
 
-def list_resources(state: dict, prefix: str, top_level_only: bool = True) -> list[tuple[str, dict]]:
-    items = [
-        (k, r)
-        for k, r in state["resources"].items()
-        if k.startswith(prefix) and (not top_level_only or is_top_level(k))
-    ]
-    return sorted(items)
+class KeyedDict(dict):
+    """A dict that keeps its keys sorted (and its top-level resource keys apart), built on first use
+    and then maintained per insert/delete, so prefix listings are O(log n + k) at 100k resources."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._sorted: list[str] | None = None
+        self._top: list[str] | None = None
+
+    def _index(self) -> tuple[list[str], list[str]]:
+        if self._sorted is None or self._top is None:
+            self._sorted = sorted(self)
+            self._top = [k for k in self._sorted if is_top_level(k)]
+        return self._sorted, self._top
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if self._sorted is not None and key not in self:
+            bisect.insort(self._sorted, key)
+            if self._top is not None and is_top_level(key):
+                bisect.insort(self._top, key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._forget(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        present = key in self
+        value = super().pop(key, *default)
+        if present:
+            self._forget(key)
+        return value
+
+    def _forget(self, key: str) -> None:
+        for keys in (self._sorted, self._top):
+            if keys is not None:
+                index = bisect.bisect_left(keys, key)
+                if index < len(keys) and keys[index] == key:
+                    del keys[index]
+
+    def clear(self) -> None:
+        super().clear()
+        self._sorted = self._top = None
+
+    def popitem(self) -> tuple[str, Any]:
+        key, value = super().popitem()
+        self._forget(key)
+        return key, value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def keys_with_prefix(self, prefix: str, top_level_only: bool = False) -> list[str]:
+        sorted_keys, top = self._index()
+        keys = top if top_level_only else sorted_keys
+        lo = bisect.bisect_left(keys, prefix)
+        hi = bisect.bisect_left(keys, prefix[:-1] + chr(ord(prefix[-1]) + 1)) if prefix else len(keys)
+        return keys[lo:hi]
+
+
+def _keys_with_prefix(resources: dict, prefix: str, top_level_only: bool = False) -> list[str]:
+    if isinstance(resources, KeyedDict):
+        return resources.keys_with_prefix(prefix, top_level_only)
+    return sorted(k for k in resources if k.startswith(prefix) and (not top_level_only or is_top_level(k)))
+
+
+def list_resources(
+    state: dict, prefix: str, top_level_only: bool = True, after: str | None = None
+) -> Iterator[tuple[str, dict]]:
+    """(key, record) under `prefix` in key order, lazily, starting after key `after` (keyset paging)."""
+    resources = state["resources"]
+    keys = _keys_with_prefix(resources, prefix, top_level_only)
+    start = bisect.bisect_right(keys, after) if after else 0
+    return ((keys[i], resources[keys[i]]) for i in range(start, len(keys)))
 
 
 def direct_children(state: dict, parent_key: str, child_type: str) -> list[tuple[str, dict]]:
     prefix = f"{parent_key}/{child_type.lower()}/"
-    items = [(k, r) for k, r in state["resources"].items() if k.startswith(prefix) and "/" not in k[len(prefix) :]]
+    resources = state["resources"]
+    items = [(k, resources[k]) for k in _keys_with_prefix(resources, prefix) if "/" not in k[len(prefix) :]]
     return sorted(items, key=lambda kv: kv[1]["seq"])
 
 
 def delete_tree(state: dict, key: str) -> int:
     """Remove a resource (or everything under a resource group) and all its children."""
-    doomed = [k for k in state["resources"] if k == key or k.startswith(key + "/")]
+    resources = state["resources"]
+    doomed = _keys_with_prefix(resources, key + "/") + ([key] if key in resources else [])
     for k in doomed:
-        del state["resources"][k]
+        del resources[k]
     return len(doomed)
 
 

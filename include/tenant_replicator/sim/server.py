@@ -70,7 +70,9 @@ def _process_arm(
         _authenticate(authorization)
         arm.require_api_version(req)
         if route.subscription and throttle is not None:
-            decision = throttle.take(route.subscription, req.method)
+            # ARM's buckets are per principal and subscription: another client has its own.
+            principal = resourcegraph.user_of(authorization or "")
+            decision = throttle.take(f"{principal}:{route.subscription}", req.method)
             headers = decision.headers
             if not decision.allowed:
                 raise arm.ArmError(

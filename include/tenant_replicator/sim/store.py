@@ -29,12 +29,12 @@ GRAPH_SECTIONS = ("resources", "resourceGroups", "subscriptions")
 TRACKED = ("resources", "resourceGroups", "subscriptions", "operations", "principals", "deletedVaults")
 
 
-class TrackingDict(dict):
+class TrackingDict(model.KeyedDict):
     """A dict that remembers which keys were set or removed since the last `drain()`."""
 
     def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
         self.touched: set[str] = set()
+        super().__init__(*args, **kwargs)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.touched.add(key)

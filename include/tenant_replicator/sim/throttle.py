@@ -1,4 +1,4 @@
-"""ARM's request throttling, as token buckets per subscription (Microsoft Learn, 2024 model).
+"""ARM's request throttling, as token buckets per principal and subscription (Microsoft Learn, 2024 model).
 
 Reads: bucket 250, refilled 25/s; writes and deletes: bucket 200, refilled 10/s. Every response to a
 subscription-scoped request carries `x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}`;
