@@ -44,6 +44,12 @@ with DAG(
         "apply_timeout_s": Param(3600, type="integer", minimum=10),
         "slack_conn_id": Param(DEFAULT_SLACK_CONN_ID, type="string"),
         "fidelity_deferrable": Param(False, type="boolean", description="wait for the rescan in the triggerer"),
+        "apply_deferrable": Param(False, type="boolean", description="run terraform detached; wait in the triggerer"),
+        "allow_destroy": Param(False, type="boolean", description="apply plans that delete/replace target resources"),
+        "adopt_existing": Param(
+            False, type="boolean", description="import same-ID target resources this campaign did not create"
+        ),
+        "backend_conn_id": Param("", type="string", description="azurerm state backend connection; empty = local"),
         "iteration": Param(0, type="integer", minimum=0, description="Set by the chain; 0 starts a new chain"),
         "consecutive_successes": Param(0, type="integer", minimum=0, description="Set by the chain"),
         "started_at": Param("", type="string", description="Set by the chain (ISO time the chain began)"),
@@ -80,6 +86,11 @@ with DAG(
         working_dir="{{ ti.xcom_pull(task_ids='prepare')['tf_dir'] }}",
         cli_config_file="{{ ti.xcom_pull(task_ids='prepare')['cli_config_file'] }}",
         timeout="{{ params.apply_timeout_s }}",
+        allow_destroy="{{ params.allow_destroy }}",
+        adopt_existing="{{ params.adopt_existing }}",
+        deferrable="{{ params.apply_deferrable }}",
+        backend_conn_id="{{ params.backend_conn_id }}",
+        backend_key="{{ ti.xcom_pull(task_ids='prepare')['campaign_id'] }}.tfstate",
     )
 
     @task(trigger_rule="all_done", multiple_outputs=False)

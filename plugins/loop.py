@@ -21,6 +21,10 @@ INHERITED_PARAMS = (
     "apply_timeout_s",
     "slack_conn_id",
     "fidelity_deferrable",
+    "apply_deferrable",
+    "allow_destroy",
+    "adopt_existing",
+    "backend_conn_id",
 )
 
 

@@ -74,3 +74,23 @@ def test_objective_needs_fidelity_too_and_safety_limits_stop():
     assert "max iterations" in c.safety_stop_reason(state | {"iteration": 5}, objective)
     old = (datetime.now(UTC) - timedelta(hours=25)).isoformat()
     assert "max wall time" in c.safety_stop_reason(state | {"started_at": old}, objective)
+
+
+def test_refused_destroys_unadopted_resources_and_crashes_are_named():
+    fid = {"overall_percent": 90.0}
+    summary = CLEAN_APPLY | {
+        "ok": False,
+        "exit_code": 2,
+        "destroy_refused_count": 2,
+        "existing_not_adopted_count": 1,
+        "provider_crashed": True,
+        "writes": {"total": 7},
+    }
+    outcome = c.iteration_outcome(1, "r", summary, fid, SCAN_OK)
+    assert not outcome.success
+    assert outcome.reasons == [
+        "the Terraform provider crashed",
+        "2 delete(s)/replacement(s) refused (allow_destroy off)",
+        "1 resource(s) already exist in the target (not created by this campaign; adopt_existing off)",
+    ]
+    assert outcome.arm_writes == 7

@@ -106,6 +106,7 @@ class IterationOutcome:
     property_score_percent: float | None = None
     matched: int | None = None
     source_total: int | None = None
+    arm_writes: int | None = None
 
 
 def iteration_outcome(
@@ -126,6 +127,17 @@ def iteration_outcome(
             reasons.append("apply timed out")
         elif apply_summary.get("stopped"):
             reasons.append("apply was stopped")
+        if apply_summary.get("provider_crashed"):
+            reasons.append("the Terraform provider crashed")
+        if apply_summary.get("destroy_refused_count"):
+            reasons.append(
+                f"{apply_summary['destroy_refused_count']} delete(s)/replacement(s) refused (allow_destroy off)"
+            )
+        if apply_summary.get("existing_not_adopted_count"):
+            reasons.append(
+                f"{apply_summary['existing_not_adopted_count']} resource(s) already exist in the target "
+                "(not created by this campaign; adopt_existing off)"
+            )
         if not apply_summary.get("ok", True) and not reasons:
             reasons.append(f"terraform exited with {apply_summary.get('exit_code')}")
         if apply_summary.get("not_started_count"):
@@ -144,6 +156,7 @@ def iteration_outcome(
         property_score_percent=None if fidelity is None else fidelity.get("property_score_percent"),
         matched=None if fidelity is None else fidelity.get("matched"),
         source_total=None if fidelity is None else fidelity.get("source_total"),
+        arm_writes=((apply_summary or {}).get("writes") or {}).get("total"),
     )
 
 
