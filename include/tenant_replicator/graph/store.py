@@ -84,9 +84,7 @@ def open_graph(
         from tenant_replicator.graph.neo4j_store import Neo4jGraphStore
 
         return Neo4jGraphStore.connect(uri, name, user=user, password=password, batch_size=batch_size)
-    raise GraphUnavailable(
-        f"unsupported graph URI {redact(uri)!r}: use falkordb://, redis://, bolt:// or neo4j://"
-    )
+    raise GraphUnavailable(f"unsupported graph URI {redact(uri)!r}: use falkordb://, redis://, bolt:// or neo4j://")
 
 
 def existing_indexes(store: GraphStore) -> set[tuple[str, str]] | None:
