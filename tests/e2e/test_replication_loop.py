@@ -184,5 +184,10 @@ def test_deferrable_fidelity_sensor_waits_in_the_triggerer(stack):
     # (a new chain of the same campaign: converged already, so one clean iteration meets the objective)
     state = follow_chain(client, f"tenant_replication__{campaign_id_for(SRC, TGT)}", timeout=300, echo=lambda _: None)
     assert state["status"] == "objective_met" and state["last_fidelity"] >= 95.0
-    triggerer_log = (stack.workdir / "logs" / "triggerer.log").read_text()
-    assert "FidelityTrigger" in triggerer_log
+    last = max(client.runs(DAG_ID), key=lambda r: r["start_date"])
+    task_logs = (
+        stack.workdir / "airflow" / "logs" / f"dag_id={DAG_ID}" / f"run_id={last['dag_run_id']}" / "task_id=fidelity"
+    )
+    assert "Pausing task as DEFERRED" in (task_logs / "attempt=1.log").read_text()
+    trigger_log = "".join(p.read_text() for p in task_logs.glob("attempt=1.log.trigger.*.log"))
+    assert "Trigger fired event" in trigger_log and "'status': 'done'" in trigger_log
