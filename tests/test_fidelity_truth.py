@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -23,18 +22,6 @@ from tenant_replicator.terraform.converge import ConvergeOptions, converge
 from tenant_replicator.terraform.runner import Terraform
 
 SRC, TGT = "3f2b8c1e-5d4a-4e7b-9c21-6a8f0d2e4b17", "c7e91a04-2b6f-4d38-a5e2-91f4b7c0d863"
-
-
-def sim_call(stack: devstack.Stack, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{stack.arm_endpoint}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Authorization": "Bearer test"},
-    )
-    context = ssl.create_default_context(cafile=stack.ca_file)
-    with urllib.request.urlopen(request, context=context, timeout=30) as response:
-        return json.loads(response.read() or b"{}")
 
 
 @pytest.fixture()
@@ -80,8 +67,7 @@ def test_fidelity_equals_the_known_truth(campaign):
     iteration.generate(settings, ctx)
     config = json.loads((Path(ctx["tf_dir"]) / "main.tf.json").read_text())
     denied_type, denied = unreferenced_type(config)
-    sim_call(
-        stack,
+    stack.sim_call(
         "POST",
         "/_sim/faults",
         {
@@ -108,17 +94,17 @@ def test_fidelity_equals_the_known_truth(campaign):
     assert {u["type"].lower() for u in report["unmatched"]} == {denied_type.lower()}
     assert all(u["reason"].startswith("apply failed: RequestDisallowedByPolicy") for u in report["unmatched"])
 
-    sim_call(stack, "DELETE", "/_sim/faults")
-    before = sim_call(stack, "GET", "/_sim/stats")["writes"].get(TGT, 0)
+    stack.sim_call("DELETE", "/_sim/faults")
+    before = stack.sim_call("GET", "/_sim/stats")["writes"].get(TGT, 0)
     summary, report = converge_once(settings, ctx, "run-2")
     assert summary["plan"]["add"] == denied and summary["plan"]["change"] == 0  # only what was denied
     assert report["overall_percent"] == 100.0 and report["preexisting_target"] == 3
-    assert sim_call(stack, "GET", "/_sim/stats")["writes"].get(TGT, 0) - before >= denied
+    assert stack.sim_call("GET", "/_sim/stats")["writes"].get(TGT, 0) - before >= denied
 
     name_map = json.loads((Path(ctx["tf_dir"]) / "name_map.json").read_text())
     victim = next(t for t in sorted(name_map.values()) if len(t.split("/providers/")[-1].split("/")) == 3)
     victim_url = f"{victim}?api-version={_api_version(config, victim)}"
-    sim_call(stack, "DELETE", victim_url)
+    stack.sim_call("DELETE", victim_url)
     devstack.wait_for(lambda: _gone(stack, victim_url), 30, "hand deletion (a long-running DELETE)")
     iteration.scan(settings, TGT, "run-3:target")
     report = iteration.fidelity(settings, ctx, "run-3:target")
@@ -129,7 +115,7 @@ def test_fidelity_equals_the_known_truth(campaign):
 
 def _gone(stack: devstack.Stack, url: str) -> bool:
     try:
-        sim_call(stack, "GET", url)
+        stack.sim_call("GET", url)
     except urllib.error.HTTPError as error:
         return error.code == 404
     return False

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -105,6 +106,18 @@ class Stack:
     slack_capture_file: Path | None = None
     api_url: str = ""
     admin_password: str = ""
+
+    def sim_call(self, method: str, path: str, body: dict | None = None) -> dict:
+        """One call to the simulator (ARM or its `/_sim/` hooks) over its own CA; tests and rehearsals use it."""
+        request = urllib.request.Request(
+            f"{self.arm_endpoint}{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": "Bearer simulator"},
+        )
+        context = ssl.create_default_context(cafile=self.ca_file)
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
 
     def stop(self) -> None:
         for service in reversed(self.services):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import ssl
-import urllib.request
 
 import pytest
 
@@ -16,20 +14,8 @@ from tenant_replicator.slack_capture import read_messages
 pytestmark = pytest.mark.slow
 
 
-def sim_call(stack: devstack.Stack, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{stack.arm_endpoint}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    context = ssl.create_default_context(cafile=stack.ca_file)
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:
-        return json.loads(response.read() or b"{}")
-
-
 def sim_stats(stack: devstack.Stack) -> dict:
-    return sim_call(stack, "GET", "/_sim/stats")
+    return stack.sim_call("GET", "/_sim/stats")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +43,7 @@ def test_chain_recovers_from_a_denied_type_and_reaches_objective(stack):
         "code": "RequestDisallowedByPolicy",
         "times": 1,
     }
-    sim_call(stack, "POST", "/_sim/faults", {"faults": [denial]})
+    stack.sim_call("POST", "/_sim/faults", {"faults": [denial]})
     client.trigger(DAG_ID, demo_conf(SRC, TGT))
     key = f"tenant_replication__{campaign_id_for(SRC, TGT)}"
 

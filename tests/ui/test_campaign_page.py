@@ -12,7 +12,6 @@ import html
 import json
 import re
 import shutil
-import ssl
 import struct
 import urllib.error
 import urllib.request
@@ -37,18 +36,6 @@ def chromium():
     reason = ensure_chromium(devstack.REPO_ROOT)
     if reason:
         pytest.skip(reason)
-
-
-def sim_call(stack: devstack.Stack, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{stack.arm_endpoint}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    context = ssl.create_default_context(cafile=stack.ca_file)
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:
-        return json.loads(response.read() or b"{}")
 
 
 def trigger(client: devstack.AirflowClient, conf: dict) -> str:
@@ -114,7 +101,7 @@ def campaign(chromium, tmp_path_factory):
             "code": "RequestDisallowedByPolicy",
             "times": 1,
         }
-        sim_call(stack, "POST", "/_sim/faults", {"faults": [denial]})
+        stack.sim_call("POST", "/_sim/faults", {"faults": [denial]})
         key = f"tenant_replication__{campaign_id_for(SRC, TGT)}"
         trigger(client, demo_conf(SRC, TGT, fidelity_target=90, required_successes=2))
 
