@@ -24,12 +24,14 @@ def make_handler(out: Path) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw)
             except json.JSONDecodeError:
                 body = {"raw": raw}
+            api = self.path.rstrip("/").endswith("chat.postMessage")
             with lock, out.open("a") as sink:
-                sink.write(json.dumps({"path_kind": "webhook", "body": body}) + "\n")
+                sink.write(json.dumps({"path_kind": "api" if api else "webhook", "body": body}) + "\n")
             self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
+            # the Web API (bot token) answers JSON; an incoming webhook answers plain "ok"
+            self.send_header("Content-Type", "application/json" if api else "text/plain")
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(b'{"ok": true}' if api else b"ok")
 
         def log_message(self, *args: object) -> None:  # the URL path holds the webhook token
             pass

@@ -18,27 +18,40 @@ DEFAULT_SLACK_CONN_ID = "tenant_replicator_slack"
 
 
 def send_slack(conn_id: str | None, message: dict[str, Any]) -> bool:
-    """True when Slack accepted the message."""
-    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+    """True when Slack accepted the message.
+
+    A `slackwebhook` connection posts to its incoming webhook; a `slack` (bot token) connection calls
+    chat.postMessage on the channel in its extra `channel` (default `#tenant-replicator`).
+    """
     from airflow.sdk import BaseHook
 
-    if not conn_id or not _connection_exists(BaseHook, conn_id):
+    connection = _connection(BaseHook, conn_id) if conn_id else None
+    if connection is None:
         log.info("Slack connection %r not configured; alert logged only: %s", conn_id, message["text"])
         return False
     try:
-        SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=message["text"], blocks=message["blocks"])
+        if connection.conn_type == "slack":
+            from airflow.providers.slack.hooks.slack import SlackHook
+
+            channel = (connection.extra_dejson or {}).get("channel") or "#tenant-replicator"
+            SlackHook(slack_conn_id=conn_id).call(
+                "chat.postMessage", json={"channel": channel, "text": message["text"], "blocks": message["blocks"]}
+            )
+        else:
+            from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+            SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=message["text"], blocks=message["blocks"])
     except Exception as error:  # an alert failing must not fail the iteration
         log.warning("Slack alert via %r failed: %s", conn_id, notify.redact(str(error)))
         return False
     return True
 
 
-def _connection_exists(base_hook: Any, conn_id: str) -> bool:
+def _connection(base_hook: Any, conn_id: str) -> Any | None:
     try:
-        base_hook.get_connection(conn_id)
-    except Exception:
-        return False
-    return True
+        return base_hook.get_connection(conn_id)
+    except Exception:  # not defined (or the secrets backend is down): alerts degrade to the log
+        return None
 
 
 def run_url(context: dict[str, Any]) -> str | None:
