@@ -24,9 +24,6 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ADMIN_USER = "admin"
-# SQLite (the demo's metadata DB) allows one writer; sqlite3's default 5 s lock wait made the
-# api-server answer 500 while a task was writing. Airflow imports this by path (sql_alchemy_connect_args).
-SQLITE_CONNECT_ARGS = {"timeout": 60}
 
 
 def free_port() -> int:
@@ -210,34 +207,29 @@ def airflow_env(stack: Stack, api_port: int) -> dict[str, str]:
     passwords.write_text(json.dumps({ADMIN_USER: stack.admin_password}))
     passwords.chmod(0o600)
     db_url = stack.env.get("TENANT_REPLICATOR_TEST_DB_URL", f"sqlite:///{home / 'airflow.db'}")
-    sqlite = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "tenant_replicator.devstack.SQLITE_CONNECT_ARGS"}
-    return (
-        stack.env
-        | (sqlite if db_url.startswith("sqlite") else {})
-        | {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
-            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(api_port),
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            # log servers default to fixed ports (8793/8794): two stacks on one machine must not collide
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-        }
-    )
+    return stack.env | {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # log servers default to fixed ports (8793/8794): two stacks on one machine must not collide
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+    }
 
 
 def start_airflow(
@@ -283,8 +275,9 @@ class AirflowClient:
         with urllib.request.urlopen(request, timeout=30) as response:
             self.token = json.loads(response.read())["access_token"]
 
-    def call(self, method: str, path: str, body: Any = None, attempts: int = 3) -> Any:
-        """One REST call; a 500/503 (SQLite busy under load) is retried, nothing else is."""
+    def call(self, method: str, path: str, body: Any = None, attempts: int = 5) -> Any:
+        """One REST call; a 500/503 is retried (SQLite, the demo's metadata DB, answers "database is
+        locked" after 5 s while a task writes; a longer lock wait only made requests hang), nothing else is."""
         for attempt in range(attempts):
             try:
                 return self._call(method, path, body)

@@ -245,7 +245,9 @@ def test_killed_apply_orphans_are_adopted_with_import_blocks(
     work = workdir_for(tmp_path, config(nsgs))
     second = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
     assert second["ok"], second
-    assert second["imports"]["planned"] == len(written) and second["plan"]["import"] == len(written)
+    # every recorded orphan is imported; a create that was in flight at the kill (in the creates ledger) may be
+    # adopted too when ARM finished it afterwards, depending on timing: at least the recorded ones, never fewer
+    assert second["imports"]["planned"] >= len(written) and second["plan"]["import"] >= len(written)
     assert not (work / imports.IMPORTS_FILE).exists()  # consumed: every import target is in state now
     assert safety.managed_addresses(safety.check_local_state(work)) == {f"azapi_resource.{n}" for n in
                                                                         ["rg", *nsgs]}
