@@ -63,8 +63,20 @@ def _sim_command(sim_dir: Path) -> list[str]:
     size = ["--preset", "seed-410"] if "--preset" in help_text and "seed-410" in help_text else ["--scale", "400"]
     # long-running operations shortened (same write count, less waiting) to fit the 5-minute budget
     lro = ["--lro-seconds", str(LRO_SECONDS)] if "--lro-seconds" in help_text else []
-    return [*base, *lro, "--port", "0", "--state-file", str(sim_dir / "state.json"), "--tls-dir", str(sim_dir / "tls"),
-            "--ready-file", str(sim_dir / "ready.json"), "--reset", *size]
+    return [
+        *base,
+        *lro,
+        "--port",
+        "0",
+        "--state-file",
+        str(sim_dir / "state.json"),
+        "--tls-dir",
+        str(sim_dir / "tls"),
+        "--ready-file",
+        str(sim_dir / "ready.json"),
+        "--reset",
+        *size,
+    ]
 
 
 class Bench:
@@ -75,31 +87,43 @@ class Bench:
         sim_dir = workdir / "sim"
         sim_dir.mkdir(parents=True)
         self.sim_command = _sim_command(sim_dir)
-        self.stack.services.append(devstack.Service("simulator", self.sim_command, self.stack.env,
-                                                    workdir / "logs/sim.log").start())
+        self.stack.services.append(
+            devstack.Service("simulator", self.sim_command, self.stack.env, workdir / "logs/sim.log").start()
+        )
         ready = sim_dir / "ready.json"
         info = devstack.wait_for(lambda: ready.exists() and json.loads(ready.read_text()), 60, "simulator")
         self.endpoint, self.ca_file = info["endpoint"].rstrip("/"), info["ca_file"]
         devstack.start_graph(self.stack)
-        self.settings = Settings(arm_endpoint=self.endpoint, arm_ca_file=self.ca_file,
-                                 graph_uri=self.stack.graph_uri, graph_name="bench_converge", home=workdir / "home")
+        self.settings = Settings(
+            arm_endpoint=self.endpoint,
+            arm_ca_file=self.ca_file,
+            graph_uri=self.stack.graph_uri,
+            graph_name="bench_converge",
+            home=workdir / "home",
+        )
         from tenant_replicator.tfprovider.install import write_cli_config
 
         self.cli_config = str(write_cli_config(workdir / "tfprovider", python=sys.executable))
 
     def hook(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
-        response = requests.request(method, f"{self.endpoint}/_sim/{path}", json=payload, verify=self.ca_file,
-                                    timeout=30)
+        response = requests.request(
+            method, f"{self.endpoint}/_sim/{path}", json=payload, verify=self.ca_file, timeout=30
+        )
         response.raise_for_status()
         return response.json()
 
     def target_writes(self) -> int:
-        return int(self.hook("GET", "stats")["writes"].get(TARGET.lower(), 0)
-                   or self.hook("GET", "stats")["writes"].get(TARGET, 0))
+        return int(
+            self.hook("GET", "stats")["writes"].get(TARGET.lower(), 0)
+            or self.hook("GET", "stats")["writes"].get(TARGET, 0)
+        )
 
     def terraform(self, workdir: Path) -> Terraform:
-        env = {"TF_CLI_CONFIG_FILE": self.cli_config, "TENANT_REPLICATOR_ARM_ENDPOINT": self.endpoint,
-               "TENANT_REPLICATOR_ARM_CA_FILE": self.ca_file}
+        env = {
+            "TF_CLI_CONFIG_FILE": self.cli_config,
+            "TENANT_REPLICATOR_ARM_ENDPOINT": self.endpoint,
+            "TENANT_REPLICATOR_ARM_CA_FILE": self.ca_file,
+        }
         return Terraform(workdir, env=env, grace_s=30)
 
     def stop(self) -> None:
@@ -118,15 +142,14 @@ def prefix_resource_groups(tf_dir: Path, prefix: str) -> None:
     pattern = re.compile(r"(/resourceGroups/)(" + "|".join(map(re.escape, names)) + r")(?=[/\"]|$)", re.I)
     text = pattern.sub(lambda m: m[1] + prefix + m[2], json.dumps(config))
     config_path.write_text(text)
-    name_map = {k: pattern.sub(lambda m: m[1] + prefix + m[2], v)
-                for k, v in json.loads(map_path.read_text()).items()}
+    name_map = {k: pattern.sub(lambda m: m[1] + prefix + m[2], v) for k, v in json.loads(map_path.read_text()).items()}
     map_path.write_text(json.dumps(name_map))
 
 
 def failing_rules(tf_dir: Path) -> list[dict[str, Any]]:
     """One-shot async failures for every 50th source resource (not resource groups), by source ID."""
     name_map = json.loads((tf_dir / "name_map.json").read_text())
-    chosen = [name_map[s] for s in sorted(name_map) if "/providers/" in s][::round(1 / FAILING_FRACTION)]
+    chosen = [name_map[s] for s in sorted(name_map) if "/providers/" in s][:: round(1 / FAILING_FRACTION)]
     error = {"code": "InternalOperationError", "message": "injected by bench_converge"}
     return [{"method": "PUT", "path_contains": target, "async_error": error, "times": 1} for target in chosen]
 
@@ -137,8 +160,11 @@ def run_strategy(bench: Bench, strategy: str, scan_source: bool = True) -> dict[
     if scan_source:  # the reseeded source is identical: the second strategy reuses the graph's copy
         source_scan = iteration.scan(bench.settings, SOURCE, f"{strategy}:source")
         assert source_scan["complete"], source_scan["errors"][:3]
-    ctx = iteration.prepare(bench.settings, {"source_subscription": SOURCE, "target_subscription": TARGET,
-                                             "campaign_id": f"bench-{strategy}"}, f"bench-{strategy}")
+    ctx = iteration.prepare(
+        bench.settings,
+        {"source_subscription": SOURCE, "target_subscription": TARGET, "campaign_id": f"bench-{strategy}"},
+        f"bench-{strategy}",
+    )
     campaign_tf = ctx["tf_dir"]
     rows, streak, started = [], 0, time.monotonic()
     for n in range(1, MAX_ITERATIONS + 1):
@@ -153,8 +179,10 @@ def run_strategy(bench: Bench, strategy: str, scan_source: bool = True) -> dict[
         if n == 1:
             bench.hook("POST", "faults", {"faults": failing_rules(Path(ctx["tf_dir"]))})
         writes_before = bench.target_writes()
-        summary = converge(bench.terraform(Path(ctx["tf_dir"])),
-                           ConvergeOptions(timeout=600, parallelism=PARALLELISM, adopt_existing=ADOPT_EXISTING))
+        summary = converge(
+            bench.terraform(Path(ctx["tf_dir"])),
+            ConvergeOptions(timeout=600, parallelism=PARALLELISM, adopt_existing=ADOPT_EXISTING),
+        )
         sim_writes = bench.target_writes() - writes_before
         bench.hook("DELETE", "faults")
         scan_started = time.monotonic()
@@ -163,41 +191,69 @@ def run_strategy(bench: Bench, strategy: str, scan_source: bool = True) -> dict[
         report = iteration.fidelity(bench.settings, ctx, target_scan["scan_id"]) or {}
         success = bool(summary["ok"] and target_scan["complete"])
         streak = streak + 1 if success else 0
-        rows.append({"iteration": n, "emitted": generated["resources_emitted"], "ok": summary["ok"],
-                     "failed": summary["failed_count"], "not_started": summary["not_started_count"],
-                     "plan": summary["plan"], "writes": summary["writes"]["total"],
-                     "writes_planned": summary["writes_planned"]["total"],
-                     "sim_writes": sim_writes, "fidelity": report.get("overall_percent"),
-                     "matched": report.get("matched"), "passes": summary.get("passes"),
-                     "seconds": round(time.monotonic() - it_started, 1), "scan_target_s": scan_s,
-                     "terraform_s": {k: round(v, 1) for k, v in summary["timings"].items()}})
+        rows.append(
+            {
+                "iteration": n,
+                "emitted": generated["resources_emitted"],
+                "ok": summary["ok"],
+                "failed": summary["failed_count"],
+                "not_started": summary["not_started_count"],
+                "plan": summary["plan"],
+                "writes": summary["writes"]["total"],
+                "writes_planned": summary["writes_planned"]["total"],
+                "sim_writes": sim_writes,
+                "fidelity": report.get("overall_percent"),
+                "matched": report.get("matched"),
+                "passes": summary.get("passes"),
+                "seconds": round(time.monotonic() - it_started, 1),
+                "scan_target_s": scan_s,
+                "terraform_s": {k: round(v, 1) for k, v in summary["timings"].items()},
+            }
+        )
         if (report.get("overall_percent") or 0) >= FIDELITY_TARGET and streak >= REQUIRED_SUCCESSES:
             break
     last = rows[-1]
     reached = (last["fidelity"] or 0) >= FIDELITY_TARGET and streak >= REQUIRED_SUCCESSES
     matched = last["matched"] or 0
-    return {"strategy": strategy, "iterations": len(rows), "reached": reached, "rows": rows,
-            "wall_s": round(time.monotonic() - started, 1), "writes": sum(r["writes"] for r in rows),
-            "sim_writes": sum(r["sim_writes"] for r in rows), "matched": matched,
-            "writes_per_resource": round(sum(r["writes"] for r in rows) / matched, 3) if matched else None,
-            "sim_writes_per_resource": round(sum(r["sim_writes"] for r in rows) / matched, 3) if matched else None}
+    return {
+        "strategy": strategy,
+        "iterations": len(rows),
+        "reached": reached,
+        "rows": rows,
+        "wall_s": round(time.monotonic() - started, 1),
+        "writes": sum(r["writes"] for r in rows),
+        "sim_writes": sum(r["sim_writes"] for r in rows),
+        "matched": matched,
+        "writes_per_resource": round(sum(r["writes"] for r in rows) / matched, 3) if matched else None,
+        "sim_writes_per_resource": round(sum(r["sim_writes"] for r in rows) / matched, 3) if matched else None,
+    }
 
 
 def _rows(ours: dict[str, Any], original: dict[str, Any], size: str) -> list[dict[str, Any]]:
-    note = (f"{size}, LRO {LRO_SECONDS} s; objective fidelity>={FIDELITY_TARGET:g}% + "
-            f"{REQUIRED_SUCCESSES} consecutive successes; "
-            f"{FAILING_FRACTION:.0%} of resources fail (async) in iteration 1; adopt_existing={ADOPT_EXISTING}; "
-            "baseline = original strategy "
-            "(fresh state + renamed copy each iteration)")
+    note = (
+        f"{size}, LRO {LRO_SECONDS} s; objective fidelity>={FIDELITY_TARGET:g}% + "
+        f"{REQUIRED_SUCCESSES} consecutive successes; "
+        f"{FAILING_FRACTION:.0%} of resources fail (async) in iteration 1; adopt_existing={ADOPT_EXISTING}; "
+        "baseline = original strategy "
+        "(fresh state + renamed copy each iteration)"
+    )
     out = []
-    for metric, key, unit in [("iterations to objective", "iterations", "iterations"),
-                              ("wall time to objective", "wall_s", "s"),
-                              ("ARM writes per converged resource (plan)", "writes_per_resource", "writes"),
-                              ("ARM writes per converged resource (simulator)", "sim_writes_per_resource", "writes"),
-                              ("converged resources", "matched", "resources")]:
+    for metric, key, unit in [
+        ("iterations to objective", "iterations", "iterations"),
+        ("wall time to objective", "wall_s", "s"),
+        ("ARM writes per converged resource (plan)", "writes_per_resource", "writes"),
+        ("ARM writes per converged resource (simulator)", "sim_writes_per_resource", "writes"),
+        ("converged resources", "matched", "resources"),
+    ]:
         value, baseline = ours[key], original[key]
-        row = {"benchmark": "converge", "metric": metric, "value": value, "unit": unit, "baseline": baseline,
-               "note": note if not out else f"reached: ours={ours['reached']}, original={original['reached']}"}
+        row = {
+            "benchmark": "converge",
+            "metric": metric,
+            "value": value,
+            "unit": unit,
+            "baseline": baseline,
+            "note": note if not out else f"reached: ours={ours['reached']}, original={original['reached']}",
+        }
         if isinstance(value, (int, float)) and isinstance(baseline, (int, float)) and baseline:
             row["ratio"] = round(value / baseline, 3)
         out.append(row)

@@ -49,7 +49,12 @@ def run() -> list[dict]:
     honest = time.perf_counter() - started
     assert report["matched"] == 98_000, report["matched"]
     return [
-        {"benchmark": "fidelity 100k vs 100k", "metric": "report time", "value": honest, "unit": "s",
-         "note": "goal <= 2 s"},
+        {
+            "benchmark": "fidelity 100k vs 100k",
+            "metric": "report time",
+            "value": honest,
+            "unit": "s",
+            "note": "goal <= 2 s",
+        },
         {"benchmark": "fidelity 100k vs 100k", "metric": "resources/s", "value": 100_000 / honest, "unit": "1/s"},
     ]

@@ -120,7 +120,9 @@ def run() -> list[dict]:
                 list(range(PUTS)),
                 lambda s, i: s.put(
                     f"{rg}/providers/Microsoft.Network/networkSecurityGroups/nsg-{i:05d}",
-                    params={"api-version": "2024-05-01"}, json=body, timeout=30,
+                    params={"api-version": "2024-05-01"},
+                    json=body,
+                    timeout=30,
                 ),  # fmt: skip
                 verify,
             )

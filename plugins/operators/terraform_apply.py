@@ -43,19 +43,41 @@ class TerraformApplyOperator(BaseOperator):
     :param deferrable: run terraform detached and wait in the triggerer (no worker slot held).
     """
 
-    template_fields: Sequence[str] = ("working_dir", "env", "variables", "timeout", "parallelism",
-                                      "allow_destroy", "cli_config_file", "backend_conn_id", "backend_key",
-                                      "deferrable", "adopt_existing")
+    template_fields: Sequence[str] = (
+        "working_dir",
+        "env",
+        "variables",
+        "timeout",
+        "parallelism",
+        "allow_destroy",
+        "cli_config_file",
+        "backend_conn_id",
+        "backend_key",
+        "deferrable",
+        "adopt_existing",
+    )
     ui_color = "#7b42bc"
 
-    def __init__(self, *, working_dir: str, env: dict[str, str] | None = None,
-                 variables: dict[str, Any] | None = None, timeout: float | str | None = None,
-                 parallelism: int | str | None = None, allow_destroy: bool | str = False,
-                 adopt_existing: bool | str = False,
-                 cli_config_file: str | None = None, run_init: bool | None = None,
-                 backend_conn_id: str | None = None, backend_key: str = "terraform.tfstate",
-                 deferrable: bool | str = False, poll_interval: float = 5.0, grace_s: float = DEFAULT_GRACE_S,
-                 max_failed_listed: int = 20, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        working_dir: str,
+        env: dict[str, str] | None = None,
+        variables: dict[str, Any] | None = None,
+        timeout: float | str | None = None,
+        parallelism: int | str | None = None,
+        allow_destroy: bool | str = False,
+        adopt_existing: bool | str = False,
+        cli_config_file: str | None = None,
+        run_init: bool | None = None,
+        backend_conn_id: str | None = None,
+        backend_key: str = "terraform.tfstate",
+        deferrable: bool | str = False,
+        poll_interval: float = 5.0,
+        grace_s: float = DEFAULT_GRACE_S,
+        max_failed_listed: int = 20,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.working_dir, self.env, self.variables = working_dir, env or {}, variables or {}
         self.timeout, self.parallelism, self.allow_destroy = timeout, parallelism, allow_destroy
@@ -75,14 +97,21 @@ class TerraformApplyOperator(BaseOperator):
 
             record = jobs.start_job(workdir, asdict(options), env={**os.environ, **env}, grace_s=self.grace_s)
             self.log.info("terraform job started: %s", jobs.record_fields(record))
-            self.defer(trigger=TerraformJobTrigger(str(workdir), record["job_id"], self.poll_interval,
-                                                   deadline_s=_deadline(options), grace_s=self.grace_s),
-                       method_name="execute_complete")
+            self.defer(
+                trigger=TerraformJobTrigger(
+                    str(workdir),
+                    record["job_id"],
+                    self.poll_interval,
+                    deadline_s=_deadline(options),
+                    grace_s=self.grace_s,
+                ),
+                method_name="execute_complete",
+            )
         self._terraform = self._make_runner(env)
         try:
             summary = converge(self._terraform, options)
         except TerraformError as err:
-            diagnostics = getattr(err, "diagnostics", [])[:self.max_failed_listed]
+            diagnostics = getattr(err, "diagnostics", [])[: self.max_failed_listed]
             return self._fail_before_apply(context, str(err), diagnostics)
         finally:
             self._terraform = None
@@ -126,20 +155,30 @@ class TerraformApplyOperator(BaseOperator):
             env["TF_CLI_CONFIG_FILE"] = str(self.cli_config_file)
         if self.backend_conn_id:
             conn = BaseHook.get_connection(self.backend_conn_id)
-            env.update(backend.configure_azurerm(workdir, conn.login, conn.password, conn.extra_dejson or {},
-                                                 self.backend_key))
+            env.update(
+                backend.configure_azurerm(workdir, conn.login, conn.password, conn.extra_dejson or {}, self.backend_key)
+            )
         return env
 
     def _options(self) -> ConvergeOptions:
         run_init = self.run_init if self.run_init is not None else not self.cli_config_file
-        return templated_options(self.timeout, self.parallelism, self.allow_destroy,
-                                 max_listed=self.max_failed_listed, run_init=run_init or bool(self.backend_conn_id),
-                                 adopt_existing=flag(self.adopt_existing))
+        return templated_options(
+            self.timeout,
+            self.parallelism,
+            self.allow_destroy,
+            max_listed=self.max_failed_listed,
+            run_init=run_init or bool(self.backend_conn_id),
+            adopt_existing=flag(self.adopt_existing),
+        )
 
     def _make_runner(self, env: dict[str, str] | None = None) -> Terraform:
         try:
-            return Terraform(self._workdir(), env=self._environment(self._workdir()) if env is None else env,
-                             grace_s=self.grace_s, on_line=self._log_event)
+            return Terraform(
+                self._workdir(),
+                env=self._environment(self._workdir()) if env is None else env,
+                grace_s=self.grace_s,
+                on_line=self._log_event,
+            )
         except TerraformError as err:
             raise AirflowException(str(err)) from err
 

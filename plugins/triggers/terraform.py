@@ -25,8 +25,14 @@ DEADLINE_MARGIN_S = 120.0
 class TerraformJobTrigger(BaseTrigger):
     """Fires ``{"status": "done", "summary": {...}}`` or ``{"status": "error", "error": ...}``."""
 
-    def __init__(self, working_dir: str, job_id: str, poll_interval: float = 5.0,
-                 deadline_s: float | None = None, grace_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        working_dir: str,
+        job_id: str,
+        poll_interval: float = 5.0,
+        deadline_s: float | None = None,
+        grace_s: float = 30.0,
+    ) -> None:
         super().__init__()
         self.working_dir = working_dir
         self.job_id = job_id
@@ -37,8 +43,13 @@ class TerraformJobTrigger(BaseTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
-            {"working_dir": self.working_dir, "job_id": self.job_id, "poll_interval": self.poll_interval,
-             "deadline_s": self.deadline_s, "grace_s": self.grace_s},
+            {
+                "working_dir": self.working_dir,
+                "job_id": self.job_id,
+                "poll_interval": self.poll_interval,
+                "deadline_s": self.deadline_s,
+                "grace_s": self.grace_s,
+            },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -52,12 +63,20 @@ class TerraformJobTrigger(BaseTrigger):
                 return
             if state == "lost":
                 await asyncio.to_thread(jobs.stop_job, self.working_dir, self.job_id, 0)
-                yield TriggerEvent({"job_id": self.job_id, "status": "error",
-                                    "error": f"terraform job {self.job_id} ended without a result "
-                                             f"(killed?); see {record.get('log_path')}"})
+                yield TriggerEvent(
+                    {
+                        "job_id": self.job_id,
+                        "status": "error",
+                        "error": f"terraform job {self.job_id} ended without a result "
+                        f"(killed?); see {record.get('log_path')}",
+                    }
+                )
                 return
-            if (not stop_sent and self.deadline_s is not None
-                    and time.time() - started > self.deadline_s + self.grace_s + DEADLINE_MARGIN_S):
+            if (
+                not stop_sent
+                and self.deadline_s is not None
+                and time.time() - started > self.deadline_s + self.grace_s + DEADLINE_MARGIN_S
+            ):
                 self.log.warning("terraform job %s past its deadline; stopping it", self.job_id)
                 stop_sent = True
                 await asyncio.to_thread(jobs.stop_job, self.working_dir, self.job_id, self.grace_s)

@@ -74,8 +74,9 @@ def run(op: TerraformApplyOperator) -> tuple[RecordingTI, dict[str, Any] | None,
 
 def test_applies_then_second_run_has_nothing_to_do(tmp_path: Path, marker: str) -> None:
     write_config(tmp_path, 'resource "terraform_data" "r" {\n  count = 5\n  input = count.index\n}\n')
-    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker},
-                                timeout="120", parallelism="4")
+    op = TerraformApplyOperator(
+        task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker}, timeout="120", parallelism="4"
+    )
     ti, summary, err = run(op)
     assert err is None and summary is not None
     assert ti.pushed["apply_summary"] == summary
@@ -92,7 +93,9 @@ def test_applies_then_second_run_has_nothing_to_do(tmp_path: Path, marker: str) 
 
 
 def test_failed_resource_pushes_summary_then_raises_with_address(tmp_path: Path, marker: str) -> None:
-    write_config(tmp_path, """
+    write_config(
+        tmp_path,
+        """
         resource "terraform_data" "ok" {}
         resource "terraform_data" "vnet" {
           provisioner "local-exec" {
@@ -102,7 +105,8 @@ def test_failed_resource_pushes_summary_then_raises_with_address(tmp_path: Path,
         resource "terraform_data" "subnet" {
           input = terraform_data.vnet.id
         }
-    """)
+    """,
+    )
     op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker})
     ti, summary, err = run(op)
     assert summary is None and err is not None
@@ -126,8 +130,9 @@ SLOW = """
 
 def test_timeout_pushes_timed_out_summary_and_leaves_no_process(tmp_path: Path, marker: str) -> None:
     write_config(tmp_path, SLOW)
-    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker},
-                                timeout="2", grace_s=10)
+    op = TerraformApplyOperator(
+        task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker}, timeout="2", grace_s=10
+    )
     started = time.monotonic()
     ti, _, err = run(op)
     assert time.monotonic() - started < 2 + 10 + 5
@@ -164,8 +169,9 @@ def test_cli_config_file_skips_init_and_reaches_terraform(tmp_path: Path, marker
     work = tmp_path / "work"
     work.mkdir()
     write_config(work, 'resource "terraform_data" "r" {}\n')
-    op = TerraformApplyOperator(task_id="apply", working_dir=str(work), env={"TR_TEST_MARKER": marker},
-                                cli_config_file=str(cli_config))
+    op = TerraformApplyOperator(
+        task_id="apply", working_dir=str(work), env={"TR_TEST_MARKER": marker}, cli_config_file=str(cli_config)
+    )
     assert op._make_runner().env["TF_CLI_CONFIG_FILE"] == str(cli_config)
     _, summary, err = run(op)
     assert err is None and summary is not None and summary["applied"] == 1
@@ -174,8 +180,13 @@ def test_cli_config_file_skips_init_and_reaches_terraform(tmp_path: Path, marker
 
 def test_template_fields_render_from_params(tmp_path: Path) -> None:
     with DAG("tf_apply_render", schedule=None):
-        op = TerraformApplyOperator(task_id="apply", working_dir="{{ params.dir }}", timeout="{{ params.t }}",
-                                    env={"X": "{{ params.dir }}"}, cli_config_file="{{ params.rc }}")
+        op = TerraformApplyOperator(
+            task_id="apply",
+            working_dir="{{ params.dir }}",
+            timeout="{{ params.t }}",
+            env={"X": "{{ params.dir }}"},
+            cli_config_file="{{ params.rc }}",
+        )
     op.render_template_fields({"params": {"dir": str(tmp_path), "t": 600, "rc": "/x/rc"}})
     rendered = (op.working_dir, op.timeout, op.env, op.cli_config_file)
     assert rendered == (str(tmp_path), "600", {"X": str(tmp_path)}, "/x/rc")
@@ -208,8 +219,14 @@ def test_deferrable_runs_detached_and_resumes_with_the_same_summary(tmp_path: Pa
     from airflow.sdk.exceptions import TaskDeferred
 
     write_config(tmp_path, 'resource "terraform_data" "r" {\n  count = 2\n  input = count.index\n}\n')
-    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker},
-                                deferrable=True, poll_interval=0.2, timeout="120")
+    op = TerraformApplyOperator(
+        task_id="apply",
+        working_dir=str(tmp_path),
+        env={"TR_TEST_MARKER": marker},
+        deferrable=True,
+        poll_interval=0.2,
+        timeout="120",
+    )
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({"ti": RecordingTI()})
     assert deferred.value.trigger.serialize()[1]["deadline_s"] == 240.0
@@ -221,15 +238,19 @@ def test_deferrable_runs_detached_and_resumes_with_the_same_summary(tmp_path: Pa
 def test_deferrable_failure_pushes_summary_then_fails_like_the_sync_path(tmp_path: Path, marker: str) -> None:
     from airflow.sdk.exceptions import TaskDeferred
 
-    write_config(tmp_path, """
+    write_config(
+        tmp_path,
+        """
         resource "terraform_data" "bad" {
           provisioner "local-exec" {
             command = "echo 'ARM PUT /s/t/x failed: 409 Conflict: busy'; exit 1"
           }
         }
-    """)
-    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker},
-                                deferrable=True, poll_interval=0.2)
+    """,
+    )
+    op = TerraformApplyOperator(
+        task_id="apply", working_dir=str(tmp_path), env={"TR_TEST_MARKER": marker}, deferrable=True, poll_interval=0.2
+    )
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({"ti": RecordingTI()})
     ti, _, err = _resume(op, deferred.value)
@@ -254,8 +275,9 @@ def test_destroy_refused_by_default_and_allowed_by_template(tmp_path: Path, mark
     assert err is not None and "refused to destroy 1 resource(s)" in str(err)
     assert ti.pushed["apply_summary"]["destroy_refused"][0]["address"] == "terraform_data.b"
     with DAG("tf_apply_destroy", schedule=None):
-        allowing = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), allow_destroy="{{ params.d }}",
-                                          env={"TR_TEST_MARKER": marker})
+        allowing = TerraformApplyOperator(
+            task_id="apply", working_dir=str(tmp_path), allow_destroy="{{ params.d }}", env={"TR_TEST_MARKER": marker}
+        )
     allowing.render_template_fields({"params": {"d": True}})
     _, summary, err = run(allowing)
     assert err is None and summary["writes"]["delete"] == 1

@@ -100,27 +100,56 @@ def marked(marker: str, cmd_contains: str = "") -> list[int]:
 def config(names: list[str], route_tables: list[str] = (), vnet_uses: str | None = None) -> dict:
     """RG + NSGs + route tables (+ a VNet whose subnet references one NSG), like generated config."""
     resources: dict[str, dict] = {
-        "rg": {"type": "Microsoft.Resources/resourceGroups@2021-04-01", "name": "rg-converge",
-               "parent_id": f"/subscriptions/{TARGET_SUB}", "location": "westeurope", "body": {}},
+        "rg": {
+            "type": "Microsoft.Resources/resourceGroups@2021-04-01",
+            "name": "rg-converge",
+            "parent_id": f"/subscriptions/{TARGET_SUB}",
+            "location": "westeurope",
+            "body": {},
+        },
     }
     for name in names:
-        resources[name] = {"type": NSG, "name": name, "parent_id": "${azapi_resource.rg.id}",
-                           "location": "westeurope", "body": {"properties": {}}}
+        resources[name] = {
+            "type": NSG,
+            "name": name,
+            "parent_id": "${azapi_resource.rg.id}",
+            "location": "westeurope",
+            "body": {"properties": {}},
+        }
     for name in route_tables:
-        resources[name] = {"type": f"Microsoft.Network/routeTables@{NET}", "name": name,
-                           "parent_id": "${azapi_resource.rg.id}", "location": "westeurope",
-                           "body": {"properties": {"disableBgpRoutePropagation": False}}}
+        resources[name] = {
+            "type": f"Microsoft.Network/routeTables@{NET}",
+            "name": name,
+            "parent_id": "${azapi_resource.rg.id}",
+            "location": "westeurope",
+            "body": {"properties": {"disableBgpRoutePropagation": False}},
+        }
     if vnet_uses:
         resources["vnet"] = {
-            "type": f"Microsoft.Network/virtualNetworks@{NET}", "name": "vnet", "parent_id": "${azapi_resource.rg.id}",
+            "type": f"Microsoft.Network/virtualNetworks@{NET}",
+            "name": "vnet",
+            "parent_id": "${azapi_resource.rg.id}",
             "location": "westeurope",
-            "body": {"properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
-                                    "subnets": [{"name": "s", "properties": {
-                                        "addressPrefix": "10.0.1.0/24",
-                                        "networkSecurityGroup": {"id": f"${{azapi_resource.{vnet_uses}.id}}"}}}]}},
+            "body": {
+                "properties": {
+                    "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                    "subnets": [
+                        {
+                            "name": "s",
+                            "properties": {
+                                "addressPrefix": "10.0.1.0/24",
+                                "networkSecurityGroup": {"id": f"${{azapi_resource.{vnet_uses}.id}}"},
+                            },
+                        }
+                    ],
+                }
+            },
         }
-    return {"terraform": {"required_providers": {"azapi": {"source": "azure/azapi"}}},
-            "provider": {"azapi": {}}, "resource": {"azapi_resource": resources}}
+    return {
+        "terraform": {"required_providers": {"azapi": {"source": "azure/azapi"}}},
+        "provider": {"azapi": {}},
+        "resource": {"azapi_resource": resources},
+    }
 
 
 def workdir_for(tmp_path: Path, cfg: dict) -> Path:
@@ -131,8 +160,12 @@ def workdir_for(tmp_path: Path, cfg: dict) -> Path:
 
 
 def runner(work: Path, sim, cli_config: Path, marker: str, grace_s: float = 20.0, **kw) -> Terraform:
-    env = {"TF_CLI_CONFIG_FILE": str(cli_config), "TENANT_REPLICATOR_ARM_ENDPOINT": sim.endpoint,
-           "TENANT_REPLICATOR_ARM_CA_FILE": sim.ca_file, "TR_TEST_MARKER": marker}
+    env = {
+        "TF_CLI_CONFIG_FILE": str(cli_config),
+        "TENANT_REPLICATOR_ARM_ENDPOINT": sim.endpoint,
+        "TENANT_REPLICATOR_ARM_CA_FILE": sim.ca_file,
+        "TR_TEST_MARKER": marker,
+    }
     return Terraform(work, env=env, grace_s=grace_s, **kw)
 
 
@@ -141,8 +174,13 @@ def target_writes(sim) -> int:
 
 
 def arm_get(sim, rid: str, api_version: str) -> int:
-    return requests.get(f"{sim.endpoint}{rid}", params={"api-version": api_version}, verify=sim.ca_file,
-                        headers={"Authorization": "Bearer t"}, timeout=10).status_code
+    return requests.get(
+        f"{sim.endpoint}{rid}",
+        params={"api-version": api_version},
+        verify=sim.ca_file,
+        headers={"Authorization": "Bearer t"},
+        timeout=10,
+    ).status_code
 
 
 def test_partial_failure_then_only_the_failed_resources_are_planned_and_written(
@@ -150,8 +188,22 @@ def test_partial_failure_then_only_the_failed_resources_are_planned_and_written(
 ) -> None:
     nsgs, rts = [f"nsg{i}" for i in range(6)], ["rt0", "rt1"]
     # every PUT of a route table fails this iteration (500 is retried by the provider, then given up)
-    sim.hook("POST", "faults", {"faults": [{"method": "PUT", "path_contains": "/routeTables/", "status": 500,
-                                            "code": "InternalServerError", "retry_after": 0, "times": 1000}]})
+    sim.hook(
+        "POST",
+        "faults",
+        {
+            "faults": [
+                {
+                    "method": "PUT",
+                    "path_contains": "/routeTables/",
+                    "status": 500,
+                    "code": "InternalServerError",
+                    "retry_after": 0,
+                    "times": 1000,
+                }
+            ]
+        },
+    )
     work = workdir_for(tmp_path, config(nsgs, rts))
     before = target_writes(sim)
     first = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
@@ -170,7 +222,8 @@ def test_partial_failure_then_only_the_failed_resources_are_planned_and_written(
     assert second["ok"], second
     assert second["plan"] == {"add": 2, "change": 0, "destroy": 0, "import": 0}
     assert sorted(second["changes"] and second["writes"].items()) == sorted(
-        {"create": 2, "update": 0, "delete": 0, "replace": 0, "import": 0, "total": 2}.items())
+        {"create": 2, "update": 0, "delete": 0, "replace": 0, "import": 0, "total": 2}.items()
+    )
     assert target_writes(sim) - before == 2  # ARM agrees: only the two route tables were written
 
     before = target_writes(sim)
@@ -185,8 +238,21 @@ def test_timeout_mid_apply_leaves_nothing_running_and_the_next_iteration_resumes
 ) -> None:
     nsgs = [f"nsg{i}" for i in range(4)]
     # nsg3's PUT is throttled for 8 s: in flight when the 4 s timeout sends SIGINT
-    sim.hook("POST", "faults", {"faults": [{"method": "PUT", "path_contains": "/networkSecurityGroups/nsg3",
-                                            "status": 429, "retry_after": 8, "times": 1}]})
+    sim.hook(
+        "POST",
+        "faults",
+        {
+            "faults": [
+                {
+                    "method": "PUT",
+                    "path_contains": "/networkSecurityGroups/nsg3",
+                    "status": 429,
+                    "retry_after": 8,
+                    "times": 1,
+                }
+            ]
+        },
+    )
     work = workdir_for(tmp_path, config(nsgs, vnet_uses="nsg3"))
     pgids: list[int] = []
     tf = runner(work, sim, cli_config, marker, grace_s=20, on_start=pgids.append)
@@ -215,8 +281,21 @@ def test_killed_apply_orphans_are_adopted_with_import_blocks(
     tmp_path: Path, sim, cli_config: Path, marker: str
 ) -> None:
     nsgs = [f"nsg{i}" for i in range(4)]
-    sim.hook("POST", "faults", {"faults": [{"method": "PUT", "path_contains": "/networkSecurityGroups/nsg3",
-                                            "status": 429, "retry_after": 8, "times": 1}]})
+    sim.hook(
+        "POST",
+        "faults",
+        {
+            "faults": [
+                {
+                    "method": "PUT",
+                    "path_contains": "/networkSecurityGroups/nsg3",
+                    "status": 429,
+                    "retry_after": 8,
+                    "times": 1,
+                }
+            ]
+        },
+    )
     work = workdir_for(tmp_path, config(nsgs))
     pgids: list[int] = []
     done: set[str] = set()
@@ -249,14 +328,19 @@ def test_killed_apply_orphans_are_adopted_with_import_blocks(
     # adopted too when ARM finished it afterwards, depending on timing: at least the recorded ones, never fewer
     assert second["imports"]["planned"] >= len(written) and second["plan"]["import"] >= len(written)
     assert not (work / imports.IMPORTS_FILE).exists()  # consumed: every import target is in state now
-    assert safety.managed_addresses(safety.check_local_state(work)) == {f"azapi_resource.{n}" for n in
-                                                                        ["rg", *nsgs]}
+    assert safety.managed_addresses(safety.check_local_state(work)) == {f"azapi_resource.{n}" for n in ["rg", *nsgs]}
     assert converge(runner(work, sim, cli_config, marker))["changes"] is False
 
 
 def _put(sim, rid: str, version: str, body: dict) -> None:
-    requests.put(f"{sim.endpoint}{rid}", params={"api-version": version}, json=body, verify=sim.ca_file,
-                 headers={"Authorization": "Bearer t"}, timeout=10).raise_for_status()
+    requests.put(
+        f"{sim.endpoint}{rid}",
+        params={"api-version": version},
+        json=body,
+        verify=sim.ca_file,
+        headers={"Authorization": "Bearer t"},
+        timeout=10,
+    ).raise_for_status()
 
 
 NSG0_ID = f"{RG_ID}/providers/Microsoft.Network/networkSecurityGroups/nsg0"
@@ -272,8 +356,10 @@ def test_import_blocks_for_orphans_are_consumed_by_the_next_plan(
     work = workdir_for(tmp_path, config(["nsg0", "nsg1"]))
     applied_ids = {"azapi_resource.rg": RG_ID, "azapi_resource.nsg0": NSG0_ID}
     pending = imports.refresh_imports(work, set(), imports.orphans(applied_ids, set()))
-    assert pending == {"azapi_resource.rg": f"{RG_ID}?api-version=2021-04-01",
-                       "azapi_resource.nsg0": f"{NSG0_ID}?api-version={NET}"}
+    assert pending == {
+        "azapi_resource.rg": f"{RG_ID}?api-version=2021-04-01",
+        "azapi_resource.nsg0": f"{NSG0_ID}?api-version={NET}",
+    }
     assert stat_mode(work / imports.IMPORTS_FILE) == 0o600
     before = target_writes(sim)
     summary = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
@@ -319,8 +405,9 @@ def test_create_started_by_a_killed_worker_is_adopted_in_the_same_converge(
     work = workdir_for(tmp_path, config(["nsg0", "nsg1"]))
     earlier = imports.CreateLedger(work, "killed-run")
     for address in ("azapi_resource.rg", "azapi_resource.nsg0"):
-        earlier.observe(json.dumps({"type": "apply_start", "hook": {"resource": {"addr": address},
-                                                                    "action": "create"}}))
+        earlier.observe(
+            json.dumps({"type": "apply_start", "hook": {"resource": {"addr": address}, "action": "create"}})
+        )
     summary = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
     assert summary["ok"], summary
     assert summary["passes"] == 3  # rg adopted, then nsg0 (its create only starts once the rg exists)
@@ -333,18 +420,33 @@ def test_provider_crash_mid_apply_is_a_clear_failure_that_lists_what_was_applied
     tmp_path: Path, sim, cli_config: Path, marker: str
 ) -> None:
     nsgs = [f"nsg{i}" for i in range(3)]
-    sim.hook("POST", "faults", {"faults": [{"method": "PUT", "path_contains": "/networkSecurityGroups/nsg2",
-                                            "status": 429, "retry_after": 10, "times": 1}]})
+    sim.hook(
+        "POST",
+        "faults",
+        {
+            "faults": [
+                {
+                    "method": "PUT",
+                    "path_contains": "/networkSecurityGroups/nsg2",
+                    "status": 429,
+                    "retry_after": 10,
+                    "times": 1,
+                }
+            ]
+        },
+    )
     work = workdir_for(tmp_path, config(nsgs))
     killed: list[int] = []
 
     def kill_provider_once_nsg2_runs(line: str) -> None:
         if '"apply_start"' in line and "azapi_resource.nsg2" in line and not killed:
+
             def later() -> None:
                 time.sleep(1.0)
                 for pid in marked(marker, cmd_contains="tfprovider"):
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
+
             threading.Thread(target=later, daemon=True).start()
 
     tf = runner(work, sim, cli_config, marker, on_line=kill_provider_once_nsg2_runs)
@@ -352,11 +454,11 @@ def test_provider_crash_mid_apply_is_a_clear_failure_that_lists_what_was_applied
     assert killed, "the provider process was not found"
     assert summary["ok"] is False and summary["provider_crashed"] is True
     assert "the provider plugin crashed" in __import__(
-        "tenant_replicator.terraform.runner", fromlist=["failure_message"]).failure_message(summary)
+        "tenant_replicator.terraform.runner", fromlist=["failure_message"]
+    ).failure_message(summary)
     assert [f["address"] for f in summary["failed"]] == ["azapi_resource.nsg2"]
     assert summary["applied"] == 3  # rg, nsg0, nsg1: recorded although the provider died
-    assert safety.managed_addresses(safety.check_local_state(work)) >= {"azapi_resource.rg",
-                                                                        "azapi_resource.nsg0"}
+    assert safety.managed_addresses(safety.check_local_state(work)) >= {"azapi_resource.rg", "azapi_resource.nsg0"}
     sim.hook("DELETE", "faults")
     again = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
     assert again["ok"] and again["plan"]["add"] == 1, again

@@ -21,7 +21,7 @@ from tenant_replicator.terraform.events import (
     summarise_plan,
 )
 
-FAILED_APPLY = r'''
+FAILED_APPLY = r"""
 {"@level":"info","@message":"Terraform 1.11.4","@module":"terraform.ui","@timestamp":"2026-11-25T15:14:50.603914Z","terraform":"1.11.4","type":"version","ui":"1.2"}
 {"@level":"info","@message":"terraform_data.ok[1]: Plan to create","@module":"terraform.ui","@timestamp":"2026-11-25T15:14:50.607984Z","change":{"resource":{"addr":"terraform_data.ok[1]","module":"","resource":"terraform_data.ok[1]","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"ok","resource_key":1},"action":"create"},"type":"planned_change"}
 {"@level":"info","@message":"terraform_data.slow: Plan to create","@module":"terraform.ui","@timestamp":"2026-11-25T15:14:50.608097Z","change":{"resource":{"addr":"terraform_data.slow","module":"","resource":"terraform_data.slow","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"slow","resource_key":null},"action":"create"},"type":"planned_change"}
@@ -44,9 +44,9 @@ FAILED_APPLY = r'''
 {"@level":"info","@message":"terraform_data.slow: (local-exec) Provisioning complete","@module":"terraform.ui","@timestamp":"2026-11-25T15:14:52.620467Z","hook":{"resource":{"addr":"terraform_data.slow","module":"","resource":"terraform_data.slow","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"slow","resource_key":null},"provisioner":"local-exec"},"type":"provision_complete"}
 {"@level":"info","@message":"terraform_data.slow: Creation complete after 2s [id=4af4970a-0683-9617-7dbc-80b339c0c935]","@module":"terraform.ui","@timestamp":"2026-11-25T15:14:52.620678Z","hook":{"resource":{"addr":"terraform_data.slow","module":"","resource":"terraform_data.slow","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"slow","resource_key":null},"action":"create","id_key":"id","id_value":"4af4970a-0683-9617-7dbc-80b339c0c935","elapsed_seconds":2},"type":"apply_complete"}
 {"@level":"error","@message":"Error: local-exec provisioner error","@module":"terraform.ui","@timestamp":"2026-11-25T15:14:52.622928Z","diagnostic":{"severity":"error","summary":"local-exec provisioner error","detail":"Error running command 'echo boom \u003e\u00262; exit 1': exit status 1. Output: boom\n","address":"terraform_data.bad","range":{"filename":"main.tf","start":{"line":6,"column":28,"byte":136},"end":{"line":6,"column":29,"byte":137}},"snippet":{"context":"resource \"terraform_data\" \"bad\"","code":"  provisioner \"local-exec\" {","start_line":6,"highlight_start_offset":27,"highlight_end_offset":28,"values":[]}},"type":"diagnostic"}
-'''.strip().splitlines()
+""".strip().splitlines()
 
-UPDATE_DELETE_APPLY = r'''
+UPDATE_DELETE_APPLY = r"""
 {"@level":"info","@message":"Terraform 1.11.4","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.064340Z","terraform":"1.11.4","type":"version","ui":"1.2"}
 {"@level":"info","@message":"terraform_data.b: Plan to delete","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.066398Z","change":{"resource":{"addr":"terraform_data.b","module":"","resource":"terraform_data.b","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"b","resource_key":null},"action":"delete","reason":"delete_because_no_resource_config"},"type":"planned_change"}
 {"@level":"info","@message":"terraform_data.c: Plan to create","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.066456Z","change":{"resource":{"addr":"terraform_data.c","module":"","resource":"terraform_data.c","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"c","resource_key":null},"action":"create"},"type":"planned_change"}
@@ -59,9 +59,9 @@ UPDATE_DELETE_APPLY = r'''
 {"@level":"info","@message":"terraform_data.a: Modifications complete after 0s [id=f84ecb4c-9cfb-6845-d22d-19572b5a5463]","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.070021Z","hook":{"resource":{"addr":"terraform_data.a","module":"","resource":"terraform_data.a","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"a","resource_key":null},"action":"update","id_key":"id","id_value":"f84ecb4c-9cfb-6845-d22d-19572b5a5463","elapsed_seconds":0},"type":"apply_complete"}
 {"@level":"info","@message":"Apply complete! Resources: 1 added, 1 changed, 1 destroyed.","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.070889Z","changes":{"add":1,"change":1,"import":0,"remove":1,"operation":"apply"},"type":"change_summary"}
 {"@level":"info","@message":"Outputs: 0","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.070920Z","outputs":{},"type":"outputs"}
-'''.strip().splitlines()
+""".strip().splitlines()
 
-INTERRUPTED_APPLY = r'''
+INTERRUPTED_APPLY = r"""
 {"@level":"info","@message":"Terraform 1.11.4","@module":"terraform.ui","@timestamp":"2026-11-25T15:19:37.586380Z","terraform":"1.11.4","type":"version","ui":"1.2"}
 {"@level":"info","@message":"terraform_data.fast[0]: Plan to create","@module":"terraform.ui","@timestamp":"2026-11-25T15:19:37.588296Z","change":{"resource":{"addr":"terraform_data.fast[0]","module":"","resource":"terraform_data.fast[0]","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"fast","resource_key":0},"action":"create"},"type":"planned_change"}
 {"@level":"info","@message":"terraform_data.fast[1]: Plan to create","@module":"terraform.ui","@timestamp":"2026-11-25T15:19:37.588367Z","change":{"resource":{"addr":"terraform_data.fast[1]","module":"","resource":"terraform_data.fast[1]","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"fast","resource_key":1},"action":"create"},"type":"planned_change"}
@@ -84,9 +84,9 @@ INTERRUPTED_APPLY = r'''
 {"@level":"error","@message":"Error: local-exec provisioner error","@module":"terraform.ui","@timestamp":"2026-11-25T15:19:39.566327Z","diagnostic":{"severity":"error","summary":"local-exec provisioner error","detail":"Error running command 'echo $$ \u003e ./sleep.pid; exec sleep 60': signal: killed. Output: ","address":"terraform_data.slow","range":{"filename":"main.tf","start":{"line":6,"column":28,"byte":133},"end":{"line":6,"column":29,"byte":134}},"snippet":{"context":"resource \"terraform_data\" \"slow\"","code":"  provisioner \"local-exec\" {","start_line":6,"highlight_start_offset":27,"highlight_end_offset":28,"values":[]}},"type":"diagnostic"}
 {"@level":"error","@message":"Error: execution halted","@module":"terraform.ui","@timestamp":"2026-11-25T15:19:39.566475Z","diagnostic":{"severity":"error","summary":"execution halted","detail":""},"type":"diagnostic"}
 {"@level":"error","@message":"Error: execution halted","@module":"terraform.ui","@timestamp":"2026-11-25T15:19:39.566482Z","diagnostic":{"severity":"error","summary":"execution halted","detail":""},"type":"diagnostic"}
-'''.strip().splitlines()
+""".strip().splitlines()
 
-ARM_ERRORS_APPLY = r'''
+ARM_ERRORS_APPLY = r"""
 {"@level":"info","@message":"Terraform 1.11.4","@module":"terraform.ui","@timestamp":"2026-11-25T15:19:47.018550Z","terraform":"1.11.4","type":"version","ui":"1.2"}
 {"@level":"info","@message":"terraform_data.vnet: Plan to create","@module":"terraform.ui","@timestamp":"2026-11-25T15:19:47.020977Z","change":{"resource":{"addr":"terraform_data.vnet","module":"","resource":"terraform_data.vnet","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"vnet","resource_key":null},"action":"create"},"type":"planned_change"}
 {"@level":"info","@message":"terraform_data.rg: Plan to create","@module":"terraform.ui","@timestamp":"2026-11-25T15:19:47.021101Z","change":{"resource":{"addr":"terraform_data.rg","module":"","resource":"terraform_data.rg","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"rg","resource_key":null},"action":"create"},"type":"planned_change"}
@@ -106,9 +106,9 @@ ARM_ERRORS_APPLY = r'''
 {"@level":"info","@message":"terraform_data.rg: Creation errored after 0s","@module":"terraform.ui","@timestamp":"2026-11-25T15:19:47.028898Z","hook":{"resource":{"addr":"terraform_data.rg","module":"","resource":"terraform_data.rg","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"rg","resource_key":null},"action":"create","elapsed_seconds":0},"type":"apply_errored"}
 {"@level":"error","@message":"Error: local-exec provisioner error","@module":"terraform.ui","@timestamp":"2026-11-25T15:19:47.030563Z","diagnostic":{"severity":"error","summary":"local-exec provisioner error","detail":"Error running command 'printf 'RESPONSE 404: 404 Not Found\\nERROR CODE: ResourceGroupNotFound\\n'; exit 1': exit status 1. Output: RESPONSE 404: 404 Not Found\nERROR CODE: ResourceGroupNotFound\n","address":"terraform_data.rg","range":{"filename":"main.tf","start":{"line":7,"column":28,"byte":303},"end":{"line":7,"column":29,"byte":304}},"snippet":{"context":"resource \"terraform_data\" \"rg\"","code":"  provisioner \"local-exec\" {","start_line":7,"highlight_start_offset":27,"highlight_end_offset":28,"values":[]}},"type":"diagnostic"}
 {"@level":"error","@message":"Error: local-exec provisioner error","@module":"terraform.ui","@timestamp":"2026-11-25T15:19:47.031170Z","diagnostic":{"severity":"error","summary":"local-exec provisioner error","detail":"Error running command 'echo 'ARM PUT /subscriptions/t/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1 failed: 404 ParentResourceNotFound: parent missing'; exit 1': exit status 1. Output: ARM PUT /subscriptions/t/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1 failed: 404 ParentResourceNotFound: parent missing\n","address":"terraform_data.vnet","range":{"filename":"main.tf","start":{"line":2,"column":28,"byte":62},"end":{"line":2,"column":29,"byte":63}},"snippet":{"context":"resource \"terraform_data\" \"vnet\"","code":"  provisioner \"local-exec\" {","start_line":2,"highlight_start_offset":27,"highlight_end_offset":28,"values":[]}},"type":"diagnostic"}
-'''.strip().splitlines()
+""".strip().splitlines()
 
-UPDATE_DELETE_PLAN = r'''
+UPDATE_DELETE_PLAN = r"""
 {"@level":"info","@message":"Terraform 1.11.4","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.023573Z","terraform":"1.11.4","type":"version","ui":"1.2"}
 {"@level":"info","@message":"terraform_data.b: Refreshing state... [id=5b4d9ac1-9045-8f8e-c80b-6c7351ae98fe]","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.027163Z","hook":{"resource":{"addr":"terraform_data.b","module":"","resource":"terraform_data.b","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"b","resource_key":null},"id_key":"id","id_value":"5b4d9ac1-9045-8f8e-c80b-6c7351ae98fe"},"type":"refresh_start"}
 {"@level":"info","@message":"terraform_data.b: Refresh complete [id=5b4d9ac1-9045-8f8e-c80b-6c7351ae98fe]","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.027224Z","hook":{"resource":{"addr":"terraform_data.b","module":"","resource":"terraform_data.b","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"b","resource_key":null},"id_key":"id","id_value":"5b4d9ac1-9045-8f8e-c80b-6c7351ae98fe"},"type":"refresh_complete"}
@@ -118,12 +118,12 @@ UPDATE_DELETE_PLAN = r'''
 {"@level":"info","@message":"terraform_data.c: Plan to create","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.031698Z","change":{"resource":{"addr":"terraform_data.c","module":"","resource":"terraform_data.c","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"c","resource_key":null},"action":"create"},"type":"planned_change"}
 {"@level":"info","@message":"terraform_data.a: Plan to update","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.031707Z","change":{"resource":{"addr":"terraform_data.a","module":"","resource":"terraform_data.a","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"a","resource_key":null},"action":"update"},"type":"planned_change"}
 {"@level":"info","@message":"Plan: 1 to add, 1 to change, 1 to destroy.","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.031713Z","changes":{"add":1,"change":1,"import":0,"remove":1,"operation":"plan"},"type":"change_summary"}
-'''.strip().splitlines()
+""".strip().splitlines()
 
-INVALID_PLAN = r'''
+INVALID_PLAN = r"""
 {"@level":"info","@message":"Terraform 1.11.4","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.179744Z","terraform":"1.11.4","type":"version","ui":"1.2"}
 {"@level":"error","@message":"Error: Reference to undeclared input variable","@module":"terraform.ui","@timestamp":"2026-11-25T15:17:01.182455Z","diagnostic":{"severity":"error","summary":"Reference to undeclared input variable","detail":"An input variable with the name \"nope\" has not been declared. This variable can be declared with a variable \"nope\" {} block.","range":{"filename":"bad.tf","start":{"line":1,"column":41,"byte":40},"end":{"line":1,"column":49,"byte":48}},"snippet":{"context":"resource \"terraform_data\" \"x\"","code":"resource \"terraform_data\" \"x\" { input = var.nope }","start_line":1,"highlight_start_offset":40,"highlight_end_offset":48,"values":[]}},"type":"diagnostic"}
-'''.strip().splitlines()
+""".strip().splitlines()
 
 
 def test_failed_apply_separates_applied_failed_and_not_started() -> None:
@@ -181,17 +181,27 @@ def test_arm_codes_are_extracted_from_both_error_formats() -> None:
 def test_provider_diagnostic_in_summary_is_attributed_to_its_address() -> None:
     """Synthetic line in terraform's diagnostic shape, as our stand-in provider's error would be:
     no apply_errored hook line, so the address comes from ``diagnostic.address`` alone."""
-    line = json.dumps({
-        "@level": "error", "@message": "Error: ARM PUT failed", "type": "diagnostic",
-        "diagnostic": {"severity": "error", "address": "azapi_resource.vnet_0",
-                       "summary": "ARM PUT /subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/"
-                                  "virtualNetworks/v failed: 409 AnotherOperationInProgress: busy",
-                       "detail": ""},
-    })
+    line = json.dumps(
+        {
+            "@level": "error",
+            "@message": "Error: ARM PUT failed",
+            "type": "diagnostic",
+            "diagnostic": {
+                "severity": "error",
+                "address": "azapi_resource.vnet_0",
+                "summary": "ARM PUT /subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/"
+                "virtualNetworks/v failed: 409 AnotherOperationInProgress: busy",
+                "detail": "",
+            },
+        }
+    )
     planned = UPDATE_DELETE_APPLY[1].replace("terraform_data.b", "azapi_resource.vnet_0")
     summary = summarise_apply([planned, line, "not json", ""])
     assert summary["failed"][0]["address"] == "azapi_resource.vnet_0"
-    assert (summary["failed"][0]["arm_code"], summary["failed"][0]["http_status"]) == ("AnotherOperationInProgress", 409)
+    assert (summary["failed"][0]["arm_code"], summary["failed"][0]["http_status"]) == (
+        "AnotherOperationInProgress",
+        409,
+    )
     assert summary["not_started"] == []  # it failed, so it is not "not started"
 
 

@@ -105,9 +105,7 @@ def test_pre_apply_error_comes_back_as_an_error_event(tmp_path: Path, marker: st
     assert event["diagnostics"][0]["summary"] == "Reference to undeclared input variable"
 
 
-def test_on_kill_stops_terraform_cleanly_and_a_second_start_attaches_meanwhile(
-    tmp_path: Path, marker: str
-) -> None:
+def test_on_kill_stops_terraform_cleanly_and_a_second_start_attaches_meanwhile(tmp_path: Path, marker: str) -> None:
     record = start(tmp_path, marker, SLOW)
     again = start(tmp_path, marker, SLOW)  # e.g. a retried task while the first job still runs
     assert again["attached"] is True and again["job_id"] == record["job_id"]

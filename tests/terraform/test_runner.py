@@ -153,9 +153,7 @@ def test_invalid_configuration_raises_with_diagnostics(tmp_path: Path, marker: s
     assert planned.value.returncode == 1
 
 
-def test_failing_provisioner_yields_failed_entry_and_not_started_dependents(
-    tmp_path: Path, marker: str
-) -> None:
+def test_failing_provisioner_yields_failed_entry_and_not_started_dependents(tmp_path: Path, marker: str) -> None:
     tf = make_tf(tmp_path, marker, FAILING_CONFIG)
     plan = tf.plan()
     assert plan.add == 4
@@ -239,16 +237,19 @@ def test_killed_terraform_leaves_stale_lock_info_that_is_released(tmp_path: Path
 def test_process_group_is_killed_after_grace_including_grandchild(tmp_path: Path, marker: str) -> None:
     """A child that ignores SIGINT and has a grandchild ``sleep``: after the grace, both are gone."""
     script = tmp_path / "stubborn.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import signal, subprocess, sys, time
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         grandchild = subprocess.Popen(["sleep", "300"])
         print(grandchild.pid, flush=True)
         time.sleep(300)
-    """))
+    """)
+    )
     lines: list[str] = []
-    proc = ManagedProcess([sys.executable, str(script)], env={**os.environ, "TR_TEST_MARKER": marker},
-                          on_line=lines.append, grace_s=1.0)
+    proc = ManagedProcess(
+        [sys.executable, str(script)], env={**os.environ, "TR_TEST_MARKER": marker}, on_line=lines.append, grace_s=1.0
+    )
     result = proc.run(timeout=1.0)
     assert result.timed_out and result.killed and result.returncode == -9
     assert 1.9 <= result.duration_s < 4
@@ -261,7 +262,6 @@ def test_process_group_is_killed_after_grace_including_grandchild(tmp_path: Path
 
 
 def test_process_that_obeys_sigint_returns_quickly(marker: str) -> None:
-    result = ManagedProcess(["sleep", "30"], env={**os.environ, "TR_TEST_MARKER": marker},
-                            grace_s=30).run(timeout=0.5)
+    result = ManagedProcess(["sleep", "30"], env={**os.environ, "TR_TEST_MARKER": marker}, grace_s=30).run(timeout=0.5)
     assert result.timed_out and not result.killed and result.returncode == -2
     assert result.duration_s < 2

@@ -95,10 +95,12 @@ def fake_terraform(directory: Path, version: str) -> Path:
     """A terraform stand-in that only answers ``version -json`` (an old release)."""
     directory.mkdir()
     script = directory / "terraform"
-    script.write_text(textwrap.dedent(f"""\
+    script.write_text(
+        textwrap.dedent(f"""\
         #!/bin/sh
         echo '{{"terraform_version": "{version}", "platform": "linux_amd64"}}'
-    """))
+    """)
+    )
     script.chmod(0o755)
     return script
 
@@ -137,8 +139,11 @@ def test_a_killed_run_leaves_a_lock_that_the_next_converge_releases(tmp_path: Pa
 
 
 def test_destroy_is_refused_unless_allowed_and_counted(tmp_path: Path, marker: str) -> None:
-    tf = tf_for(tmp_path, marker, {"keep": {"input": "k"}, "gone": {"input": "g"},
-                                   "moved": {"input": "m", "triggers_replace": "v1"}})
+    tf = tf_for(
+        tmp_path,
+        marker,
+        {"keep": {"input": "k"}, "gone": {"input": "g"}, "moved": {"input": "m", "triggers_replace": "v1"}},
+    )
     assert converge(tf, ConvergeOptions(run_init=True))["ok"]
 
     # a scan that "missed" one resource and a change that forces a replace
@@ -147,7 +152,9 @@ def test_destroy_is_refused_unless_allowed_and_counted(tmp_path: Path, marker: s
     assert refused["ok"] is False and refused["applied"] == 0 and refused["plan"]["destroy"] == 2
     assert refused["destroy_refused_count"] == 2
     assert {d["address"]: d["action"] for d in refused["destroy_refused"]} == {
-        "terraform_data.gone": "delete", "terraform_data.moved": "replace"}
+        "terraform_data.gone": "delete",
+        "terraform_data.moved": "replace",
+    }
     assert refused["writes"]["total"] == 0 and refused["state_backup"] is None
     assert sorted(tf.state_addresses()) == ["terraform_data.gone", "terraform_data.keep", "terraform_data.moved"]
 
@@ -156,19 +163,27 @@ def test_destroy_is_refused_unless_allowed_and_counted(tmp_path: Path, marker: s
     assert "refused to destroy 2 resource(s) without allow_destroy=True" in failure_message(refused)
 
     allowed = converge(tf, ConvergeOptions(allow_destroy=True))
-    assert allowed["ok"] and allowed["writes"] == {"create": 0, "update": 0, "delete": 1, "replace": 1,
-                                                   "import": 0, "total": 3}
+    assert allowed["ok"] and allowed["writes"] == {
+        "create": 0,
+        "update": 0,
+        "delete": 1,
+        "replace": 1,
+        "import": 0,
+        "total": 3,
+    }
     assert sorted(tf.state_addresses()) == ["terraform_data.keep", "terraform_data.moved"]
 
 
 def test_tainted_replace_of_our_own_failed_create_is_not_a_refused_destroy(tmp_path: Path, marker: str) -> None:
-    (tmp_path / "main.tf").write_text(textwrap.dedent("""
+    (tmp_path / "main.tf").write_text(
+        textwrap.dedent("""
         resource "terraform_data" "bad" {
           provisioner "local-exec" {
             command = "test -f ${path.module}/fixed"
           }
         }
-    """))
+    """)
+    )
     tf = Terraform(tmp_path, env={"TR_TEST_MARKER": marker})
     first = converge(tf, ConvergeOptions(run_init=True))
     assert first["failed_count"] == 1 and not first["ok"]
@@ -180,13 +195,22 @@ def test_tainted_replace_of_our_own_failed_create_is_not_a_refused_destroy(tmp_p
 
 def test_arm_writes_counts_by_action() -> None:
     actions = {"a": "create", "b": "update", "c": "replace", "d": "delete", "e": "noop", "f": "read"}
-    assert arm_writes(actions, {"e": "/id"}) == {"create": 1, "update": 1, "delete": 1, "replace": 1,
-                                                 "import": 1, "total": 6}
+    assert arm_writes(actions, {"e": "/id"}) == {
+        "create": 1,
+        "update": 1,
+        "delete": 1,
+        "replace": 1,
+        "import": 1,
+        "total": 6,
+    }
     assert arm_writes(actions, {}, addresses={"a", "c"})["total"] == 3
 
 
 def test_destructive_changes_is_pure() -> None:
-    found = safety.destructive_changes({"a": "delete", "b": "replace", "c": "replace", "d": "create"},
-                                       {"b": "tainted", "c": "cannot_update"})
-    assert found == [{"address": "a", "action": "delete", "reason": ""},
-                     {"address": "c", "action": "replace", "reason": "cannot_update"}]
+    found = safety.destructive_changes(
+        {"a": "delete", "b": "replace", "c": "replace", "d": "create"}, {"b": "tainted", "c": "cannot_update"}
+    )
+    assert found == [
+        {"address": "a", "action": "delete", "reason": ""},
+        {"address": "c", "action": "replace", "reason": "cannot_update"},
+    ]

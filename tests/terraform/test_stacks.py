@@ -93,8 +93,15 @@ def test_stack_without_lookups_is_valid_terraform(generated, tmp_path: Path) -> 
     name = next(n for n, cfg in split.stacks.items() if "data" not in cfg)
     (tmp_path / "main.tf.json").write_text(json.dumps(split.stacks[name]))
     env = {**os.environ, "TF_CLI_CONFIG_FILE": str(write_cli_config(tmp_path / "cli", python=sys.executable))}
-    out = subprocess.run(["terraform", "validate", "-json"], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, check=False, timeout=120)
+    out = subprocess.run(
+        ["terraform", "validate", "-json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert json.loads(out.stdout)["valid"] is True, out.stdout
 
 
@@ -103,11 +110,23 @@ def test_cycles_between_stacks_end_up_in_one_last_level() -> None:
         return {"type": "Microsoft.Resources/resourceGroups@2021-04-01", "name": name, "parent_id": "/subscriptions/s"}
 
     def thing(name: str, rg_label: str, ref: str) -> dict:
-        return {"type": "Microsoft.Network/routeTables@2024-05-01", "name": name,
-                "parent_id": f"${{azapi_resource.{rg_label}.id}}", "body": {"x": f"${{azapi_resource.{ref}.id}}"}}
+        return {
+            "type": "Microsoft.Network/routeTables@2024-05-01",
+            "name": name,
+            "parent_id": f"${{azapi_resource.{rg_label}.id}}",
+            "body": {"x": f"${{azapi_resource.{ref}.id}}"},
+        }
 
-    config = {"resource": {"azapi_resource": {"a": rg("rg-a"), "b": rg("rg-b"), "ta": thing("ta", "a", "tb"),
-                                              "tb": thing("tb", "b", "ta")}}}
+    config = {
+        "resource": {
+            "azapi_resource": {
+                "a": rg("rg-a"),
+                "b": rg("rg-b"),
+                "ta": thing("ta", "a", "tb"),
+                "tb": thing("tb", "b", "ta"),
+            }
+        }
+    }
     split = split_stacks(config)
     assert split.depends_on == {"rg-a": ["rg-b"], "rg-b": ["rg-a"]}
     assert split.levels == [["rg-a", "rg-b"]]

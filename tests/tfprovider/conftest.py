@@ -117,9 +117,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
             critical=False,
         )
         .sign(key, hashes.SHA256())
@@ -127,9 +125,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     cert_file, key_file = directory / "cert.pem", directory / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return cert_file, key_file
 
@@ -198,9 +194,7 @@ def _make_handler(arm: FakeArm) -> type[BaseHTTPRequestHandler]:
                     return self._send(200, {"status": status}, {"Retry-After": "0"})
                 version = parse_qs(url.query).get("api-version", [""])[0]
                 if not _API_VERSION_RE.match(version):
-                    return self._error(
-                        400, "InvalidApiVersionParameter", f"api-version {version!r} is invalid"
-                    )
+                    return self._error(400, "InvalidApiVersionParameter", f"api-version {version!r} is invalid")
                 key = url.path.lower()
                 if method == "GET":
                     if key not in arm.resources:
@@ -224,9 +218,7 @@ def _make_handler(arm: FakeArm) -> type[BaseHTTPRequestHandler]:
                 if arm.async_puts:
                     op = f"/_ops/{len(arm.operations)}"
                     arm.operations[op] = 2
-                    return self._send(
-                        201, stored, {"Azure-AsyncOperation": arm.endpoint + op, "Retry-After": "0"}
-                    )
+                    return self._send(201, stored, {"Azure-AsyncOperation": arm.endpoint + op, "Retry-After": "0"})
                 return self._send(201 if created else 200, stored)
 
         def do_GET(self) -> None:  # noqa: N802

@@ -165,9 +165,7 @@ def test_build_resource_id_rejects_wrong_parents() -> None:
     with pytest.raises(InvalidResourceAddress):
         build_resource_id("Microsoft.Resources/resourceGroups", "rg", "/subscriptions/s/resourceGroups/x")
     with pytest.raises(InvalidResourceAddress):
-        build_resource_id(
-            "Microsoft.Network/virtualNetworks/subnets", "sn", "/subscriptions/s/resourceGroups/rg"
-        )
+        build_resource_id("Microsoft.Network/virtualNetworks/subnets", "sn", "/subscriptions/s/resourceGroups/rg")
     with pytest.raises(InvalidResourceAddress):
         parse_type("Microsoft.Network/virtualNetworks")
     assert parse_type("microsoft.network/virtualNetworks@2024-07-01-preview") == (
@@ -205,9 +203,7 @@ def test_project_keeps_configured_shape_and_reports_real_drift() -> None:
         "tags": {"t": "v"},
     }
     assert request_body(None, Unknown, None) == {}
-    assert export_output(server, ["properties.ref.id"]) == {
-        "properties": {"ref": {"id": "/subscriptions/x/A"}}
-    }
+    assert export_output(server, ["properties.ref.id"]) == {"properties": {"ref": {"id": "/subscriptions/x/A"}}}
     assert export_output(server, {"rid": "properties.ref.id"}) == {"rid": "/subscriptions/x/A"}
 
 
@@ -387,9 +383,7 @@ def _arm_get(arm: ArmEndpoint, resource_id: str, api_version: str) -> requests.R
 
 
 def _ok(run: TfRun, what: str) -> TfRun:
-    assert run.returncode == 0, (
-        f"terraform {what} failed ({run.returncode}):\n{run.stdout[-6000:]}\n{run.stderr}"
-    )
+    assert run.returncode == 0, f"terraform {what} failed ({run.returncode}):\n{run.stdout[-6000:]}\n{run.stderr}"
     return run
 
 
@@ -417,9 +411,7 @@ def test_lifecycle_against_simulator(simulator: ArmEndpoint, terraform_binary: s
     assert json.loads(validate.stdout)["valid"] is True
 
     plan = _ok(ws.run("plan", "-input=false", "-json", "-out=tfplan"), "plan")
-    assert _planned_actions(plan) == {
-        f"azapi_resource.{n}": "create" for n in ("rg", "nsg", "vnet", "storage")
-    }
+    assert _planned_actions(plan) == {f"azapi_resource.{n}": "create" for n in ("rg", "nsg", "vnet", "storage")}
 
     apply = _ok(ws.run("apply", "-auto-approve", "-json", "tfplan"), "apply")
     summary = summarise_apply(apply.stdout.splitlines())
@@ -479,9 +471,7 @@ def test_lifecycle_against_simulator(simulator: ArmEndpoint, terraform_binary: s
         assert _arm_get(simulator, resource_id, version).status_code == 404
 
 
-def test_failed_apply_reports_arm_error_codes(
-    simulator: ArmEndpoint, terraform_binary: str, tmp_path: Any
-) -> None:
+def test_failed_apply_reports_arm_error_codes(simulator: ArmEndpoint, terraform_binary: str, tmp_path: Any) -> None:
     ws = make_workspace(tmp_path, simulator)
     missing_rg = f"/subscriptions/{TARGET_SUB}/resourceGroups/rg-missing-{os.urandom(3).hex()}"
     rg = f"rg-badver-{os.urandom(3).hex()}"
@@ -534,9 +524,7 @@ def test_failed_apply_reports_arm_error_codes(
     _ok(ws.run("destroy", "-auto-approve", "-json"), "destroy")
 
 
-def test_validate_rejects_malformed_type(
-    simulator: ArmEndpoint, terraform_binary: str, tmp_path: Any
-) -> None:
+def test_validate_rejects_malformed_type(simulator: ArmEndpoint, terraform_binary: str, tmp_path: Any) -> None:
     ws = make_workspace(tmp_path, simulator)
     ws.write(
         _config(
@@ -595,9 +583,7 @@ def test_apply_fifty_resources_timing(simulator: ArmEndpoint, terraform_binary: 
 # ---------------------------------------------------------------- steerable fake: LRO and throttling
 
 
-def test_long_running_operations_and_throttling(
-    fake_arm: ArmEndpoint, terraform_binary: str, tmp_path: Any
-) -> None:
+def test_long_running_operations_and_throttling(fake_arm: ArmEndpoint, terraform_binary: str, tmp_path: Any) -> None:
     assert fake_arm.fake is not None
     fake = fake_arm.fake
     fake.async_puts = True
@@ -640,9 +626,7 @@ def test_replacement_reasons_follow_azapi() -> None:
     assert replacement_reasons(prior, {**prior, "type": "microsoft.network/virtualnetworks@2024-05-01"}) == []
     assert replacement_reasons(prior, {**prior, "location": "westeurope"}) == []
     assert replacement_reasons(prior, {**prior, "location": "northeurope"}) == ["location"]
-    assert replacement_reasons(prior, {**prior, "type": "Microsoft.Network/routeTables@2023-09-01"}) == [
-        "type"
-    ]
+    assert replacement_reasons(prior, {**prior, "type": "Microsoft.Network/routeTables@2023-09-01"}) == ["type"]
     assert replacement_reasons(None, prior) == []
 
 
@@ -680,9 +664,7 @@ def test_api_version_bump_updates_in_place_and_location_change_replaces(
     _ok(ws.run("destroy", "-auto-approve", "-json"), "destroy")
 
 
-def test_existing_resource_must_be_imported(
-    simulator: ArmEndpoint, terraform_binary: str, tmp_path: Any
-) -> None:
+def test_existing_resource_must_be_imported(simulator: ArmEndpoint, terraform_binary: str, tmp_path: Any) -> None:
     """Like azapi: create refuses to adopt an existing resource; an ``import`` block adopts it."""
     ws = make_workspace(tmp_path, simulator)
     rg = f"rg-imp-{os.urandom(3).hex()}"

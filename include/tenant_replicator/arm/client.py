@@ -62,6 +62,4 @@ def resource_client(settings: Settings, subscription_id: str, **overrides: Any) 
     `overrides` go to azure-core (e.g. `retry_total=2, retry_backoff_factor=0.1` in tests). Its
     default RetryPolicy already retries 408/429/5xx and connection errors, honouring Retry-After.
     """
-    return ResourceManagementClient(
-        credential_for(settings), subscription_id, **client_kwargs(settings, **overrides)
-    )
+    return ResourceManagementClient(credential_for(settings), subscription_id, **client_kwargs(settings, **overrides))

@@ -20,8 +20,15 @@ from pathlib import Path
 from typing import Any
 
 BACKEND_FILE = "backend.tf.json"
-_LOCATION_KEYS = ("storage_account_name", "container_name", "key", "resource_group_name", "subscription_id",
-                  "tenant_id", "environment")
+_LOCATION_KEYS = (
+    "storage_account_name",
+    "container_name",
+    "key",
+    "resource_group_name",
+    "subscription_id",
+    "tenant_id",
+    "environment",
+)
 _FLAG_KEYS = ("use_azuread_auth", "use_msi", "use_oidc", "snapshot")
 # extra key -> environment variable read by the azurerm backend (secrets: env only)
 _SECRET_ENV = {"access_key": "ARM_ACCESS_KEY", "sas_token": "ARM_SAS_TOKEN", "oidc_token": "ARM_OIDC_TOKEN"}
@@ -86,8 +93,9 @@ def is_remote(workdir: Path) -> bool:
     return (Path(workdir) / BACKEND_FILE).exists()
 
 
-def configure_azurerm(workdir: Path, login: str | None, password: str | None, extra: dict[str, Any],
-                      default_key: str) -> dict[str, str]:
+def configure_azurerm(
+    workdir: Path, login: str | None, password: str | None, extra: dict[str, Any], default_key: str
+) -> dict[str, str]:
     """Write ``backend.tf.json`` from a connection's fields; returns the env carrying its credentials."""
     write_backend(workdir, azurerm_backend(extra, default_key))
     return azurerm_env(login, password, extra)

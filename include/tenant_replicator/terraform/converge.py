@@ -30,8 +30,13 @@ from tenant_replicator.terraform.runner import (
 log = logging.getLogger(__name__)
 
 # Diagnostics terraform prints when a provider plugin died under it.
-_CRASH_MARKERS = ("Plugin did not respond", "plugin exited", "unexpected EOF", "connection is shut down",
-                  "The plugin encountered an error")
+_CRASH_MARKERS = (
+    "Plugin did not respond",
+    "plugin exited",
+    "unexpected EOF",
+    "connection is shut down",
+    "The plugin encountered an error",
+)
 
 
 @dataclass
@@ -49,11 +54,16 @@ class ConvergeOptions:
     adopt_existing: bool = False  # also import target resources this campaign did not create
 
 
-def templated_options(timeout: Any = None, parallelism: Any = None, allow_destroy: Any = False,
-                      **fields: Any) -> ConvergeOptions:
+def templated_options(
+    timeout: Any = None, parallelism: Any = None, allow_destroy: Any = False, **fields: Any
+) -> ConvergeOptions:
     """Options from Airflow-templated values: "600", "None", "" and "true" arrive as strings."""
-    return ConvergeOptions(timeout=_number(timeout, float), parallelism=_number(parallelism, int),
-                           allow_destroy=flag(allow_destroy), **fields)
+    return ConvergeOptions(
+        timeout=_number(timeout, float),
+        parallelism=_number(parallelism, int),
+        allow_destroy=flag(allow_destroy),
+        **fields,
+    )
 
 
 def flag(value: Any) -> bool:
@@ -96,8 +106,13 @@ def prepare(tf: Terraform) -> dict[str, Any]:
     released = False if remote else tf.force_unlock_if_stale()
     managed = set(tf.state_addresses()) if remote else safety.managed_addresses(state)
     pending = imports.refresh_imports(tf.workdir, managed)
-    return {"terraform_version": version, "state_resources": len(managed), "stale_lock_released": released,
-            "imports_pending": len(pending), "backend": "azurerm" if remote else "local"}
+    return {
+        "terraform_version": version,
+        "state_resources": len(managed),
+        "stale_lock_released": released,
+        "imports_pending": len(pending),
+        "backend": "azurerm" if remote else "local",
+    }
 
 
 def backup(tf: Terraform, keep: int) -> str | None:
@@ -111,8 +126,9 @@ def backup(tf: Terraform, keep: int) -> str | None:
     return path.name if path else None
 
 
-def converge(tf: Terraform, options: ConvergeOptions | None = None,
-             on_phase: Callable[[str], None] | None = None) -> dict[str, Any]:
+def converge(
+    tf: Terraform, options: ConvergeOptions | None = None, on_phase: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """prepare -> [init] -> validate -> (plan -> destroy guard -> backup -> apply -> adopt)+; the summary.
 
     A pass whose only failures were "already exists" (resources a killed run created but never
@@ -150,8 +166,13 @@ def converge(tf: Terraform, options: ConvergeOptions | None = None,
     return summary
 
 
-def _one_pass(tf: Terraform, options: ConvergeOptions, timed: Callable[[str, Callable[[], Any]], Any],
-              backend_kind: str, run_id: str) -> dict[str, Any]:
+def _one_pass(
+    tf: Terraform,
+    options: ConvergeOptions,
+    timed: Callable[[str, Callable[[], Any]], Any],
+    backend_kind: str,
+    run_id: str,
+) -> dict[str, Any]:
     plan_timeout = options.plan_timeout if options.plan_timeout is not None else options.timeout
     plan: PlanResult = timed("plan", lambda: tf.plan(timeout=plan_timeout, parallelism=options.parallelism))
     refused = [] if options.allow_destroy else safety.destructive_changes(plan.actions, plan.reasons)
@@ -171,21 +192,23 @@ def _one_pass(tf: Terraform, options: ConvergeOptions, timed: Callable[[str, Cal
         owned = imports.owned_creates(tf.workdir, current_run=run_id)
         from_failures = {a: i for a, i in existing.items() if options.adopt_existing or a in owned}
         adopt = {**imports.orphans(result.applied_ids, managed), **from_failures}
-        summary["existing_not_adopted"] = sorted(set(existing) - set(from_failures))[:options.max_listed]
+        summary["existing_not_adopted"] = sorted(set(existing) - set(from_failures))[: options.max_listed]
         summary["existing_not_adopted_count"] = len(set(existing) - set(from_failures))
         pending = imports.refresh_imports(tf.workdir, managed, adopt)
     else:
         pending = imports.read_imports(tf.workdir)
-    summary["imports"] = {"planned": len(plan.importing), "adopt_next": sorted(pending)[:options.max_listed],
-                          "adopt_next_count": len(pending)}
+    summary["imports"] = {
+        "planned": len(plan.importing),
+        "adopt_next": sorted(pending)[: options.max_listed],
+        "adopt_next_count": len(pending),
+    }
     summary["state_backup"] = backup_name
     # Retry at once only when every failure is adoptable: anything else is for the next iteration.
     summary["_adopted_from_failures"] = bool(from_failures) and len(from_failures) == summary["failed_count"]
     return summary
 
 
-def _apply_recording_creates(tf: Terraform, plan: PlanResult, options: ConvergeOptions,
-                             run_id: str) -> ApplyResult:
+def _apply_recording_creates(tf: Terraform, plan: PlanResult, options: ConvergeOptions, run_id: str) -> ApplyResult:
     """``apply``, with every create terraform starts written to the ownership ledger as it happens."""
     ledger = imports.CreateLedger(tf.workdir, run_id)
     outer = tf.on_line
@@ -218,8 +241,9 @@ def _merge_passes(passes: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def outcome_fields(plan: PlanResult, result: ApplyResult | None, refused: list[dict[str, str]],
-                   max_listed: int) -> dict[str, Any]:
+def outcome_fields(
+    plan: PlanResult, result: ApplyResult | None, refused: list[dict[str, str]], max_listed: int
+) -> dict[str, Any]:
     """Pure: the converge-specific summary keys (writes, destroy guard, provider crash)."""
     applied = set(result.applied) if result else set()
     attempted = applied | {f["address"] for f in result.failed} | set(result.in_progress) if result else set()

@@ -111,8 +111,14 @@ def summarise_plan(lines: Iterable[str]) -> dict[str, Any]:
             change_summary = dict(event.get("changes", {}))
         elif kind == "diagnostic":
             diagnostics.append(diagnostic_of(event))
-    return {"actions": actions, "reasons": reasons, "importing": importing, "change_summary": change_summary,
-            "drift": drift, "diagnostics": diagnostics}
+    return {
+        "actions": actions,
+        "reasons": reasons,
+        "importing": importing,
+        "change_summary": change_summary,
+        "drift": drift,
+        "diagnostics": diagnostics,
+    }
 
 
 def summarise_apply(lines: Iterable[str]) -> dict[str, Any]:
@@ -162,8 +168,7 @@ def summarise_apply(lines: Iterable[str]) -> dict[str, Any]:
     applied = [a for a, n in completed.items() if a not in failed_addresses and n >= started.get(a, 0)]
     in_progress = [a for a in started if a not in failed_addresses and a not in applied]
     not_started = [
-        a for a, act in planned.items()
-        if act not in PASSIVE_ACTIONS and a not in started and a not in failed_addresses
+        a for a, act in planned.items() if act not in PASSIVE_ACTIONS and a not in started and a not in failed_addresses
     ]
     return {
         "applied": applied,

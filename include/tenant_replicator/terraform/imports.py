@@ -80,8 +80,9 @@ def write_imports(workdir: Path, imports: dict[str, str]) -> Path | None:
     return path
 
 
-def pending_imports(current: dict[str, str], config: dict[str, dict[str, Any]], managed: set[str],
-                    adopt: dict[str, str] | None = None) -> dict[str, str]:
+def pending_imports(
+    current: dict[str, str], config: dict[str, dict[str, Any]], managed: set[str], adopt: dict[str, str] | None = None
+) -> dict[str, str]:
     """Pure: the import blocks to keep: current + newly adoptable, minus managed or unconfigured."""
     merged = dict(current)
     for address, rid in (adopt or {}).items():
@@ -127,8 +128,13 @@ class CreateLedger:
         address = (hook.get("resource") or {}).get("addr") or (event.get("diagnostic") or {}).get("address")
         if kind == "apply_start" and hook.get("action") in ("create", "replace"):
             self._append({"run": self.run_id, "address": address, "event": "start"})
-        elif kind == "diagnostic" and address and _ALREADY_EXISTS_RE.search(
-                f"{event['diagnostic'].get('summary', '')}\n{event['diagnostic'].get('detail', '')}"):
+        elif (
+            kind == "diagnostic"
+            and address
+            and _ALREADY_EXISTS_RE.search(
+                f"{event['diagnostic'].get('summary', '')}\n{event['diagnostic'].get('detail', '')}"
+            )
+        ):
             self._append({"run": self.run_id, "address": address, "event": "exists"})
 
     def _append(self, entry: dict[str, Any]) -> None:

@@ -90,8 +90,13 @@ def job_state(workdir: Path, job_id: str) -> str:
 # -- start / stop -----------------------------------------------------------------------------------
 
 
-def start_job(workdir: Path, options: dict[str, Any], env: dict[str, str] | None = None,
-              binary: str = "terraform", grace_s: float = 30.0) -> dict[str, Any]:
+def start_job(
+    workdir: Path,
+    options: dict[str, Any],
+    env: dict[str, str] | None = None,
+    binary: str = "terraform",
+    grace_s: float = 30.0,
+) -> dict[str, Any]:
     """Launch a detached converge of ``workdir``; returns the job record once the job runs.
 
     A job of an earlier try that still runs is returned instead of starting a second one
@@ -102,15 +107,28 @@ def start_job(workdir: Path, options: dict[str, Any], env: dict[str, str] | None
     if current and job_state(workdir, current["job_id"]) in ("running", "starting"):
         return {**current, "attached": True}
     job_id = uuid.uuid4().hex
-    record = {"job_id": job_id, "workdir": str(workdir), "options": options, "binary": binary,
-              "grace_s": grace_s, "log_path": str(workdir / LOG_FILE), "created_at": time.time(), "pid": None}
+    record = {
+        "job_id": job_id,
+        "workdir": str(workdir),
+        "options": options,
+        "binary": binary,
+        "grace_s": grace_s,
+        "log_path": str(workdir / LOG_FILE),
+        "created_at": time.time(),
+        "pid": None,
+    }
     _write_json(workdir / JOB_FILE, record)
     child_env = {**(os.environ if env is None else env), MARKER_ENV: job_id}
     with open(workdir / LOG_FILE, "ab") as log:
         launcher = subprocess.Popen(  # noqa: S603 - argv list, no shell
             [sys.executable, "-m", "tenant_replicator.terraform.jobs", str(workdir), job_id],
-            env=child_env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, umask=0o077, cwd=workdir,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            umask=0o077,
+            cwd=workdir,
         )
     code = launcher.wait(timeout=_LAUNCH_WAIT_S + 5)  # the launcher exits once the daemon runs
     started = read_job(workdir) or {}
@@ -170,8 +188,13 @@ def run_job(workdir: Path, job_id: str) -> dict[str, Any]:
     record = read_job(workdir) or {}
     if record.get("job_id") != job_id:
         raise JobError(f"job record in {workdir} is not job {job_id}")
-    record.update(pid=os.getpid(), pgid=os.getpgid(0), proc_start=_start_ticks(os.getpid()),
-                  started_at=time.time(), status="running")
+    record.update(
+        pid=os.getpid(),
+        pgid=os.getpgid(0),
+        proc_start=_start_ticks(os.getpid()),
+        started_at=time.time(),
+        status="running",
+    )
     _write_json(workdir / JOB_FILE, record)
 
     def on_start(pgid: int) -> None:
@@ -182,19 +205,22 @@ def run_job(workdir: Path, job_id: str) -> dict[str, Any]:
 
     result: dict[str, Any] = {"job_id": job_id}
     try:
-        tf = Terraform(workdir, grace_s=float(record.get("grace_s", 30.0)),
-                       binary=record.get("binary", "terraform"), on_line=on_line, on_start=on_start)
+        tf = Terraform(
+            workdir,
+            grace_s=float(record.get("grace_s", 30.0)),
+            binary=record.get("binary", "terraform"),
+            on_line=on_line,
+            on_start=on_start,
+        )
         signal.signal(signal.SIGTERM, lambda *_: tf.stop())
         signal.signal(signal.SIGINT, lambda *_: tf.stop())
         options = ConvergeOptions(**record.get("options", {}))
         result.update(status="done", summary=converge(tf, options))
     except TerraformError as err:
         diagnostics = err.diagnostics[:20] if isinstance(err, TerraformFailed) else []
-        result.update(status="error", error=str(err)[:2000], error_type=type(err).__name__,
-                      diagnostics=diagnostics)
+        result.update(status="error", error=str(err)[:2000], error_type=type(err).__name__, diagnostics=diagnostics)
     except Exception as err:  # the trigger must always get an answer
-        result.update(status="error", error=f"{type(err).__name__}: {err}"[:2000],
-                      error_type=type(err).__name__)
+        result.update(status="error", error=f"{type(err).__name__}: {err}"[:2000], error_type=type(err).__name__)
     result["finished_at"] = time.time()
     _write_json(workdir / RESULT_FILE, result)
     return result
@@ -230,5 +256,14 @@ def record_fields(record: dict[str, Any]) -> dict[str, Any]:
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["JobError", "job_state", "marked_processes", "read_job", "read_result", "record_fields",
-           "run_job", "start_job", "stop_job"]
+__all__ = [
+    "JobError",
+    "job_state",
+    "marked_processes",
+    "read_job",
+    "read_result",
+    "record_fields",
+    "run_job",
+    "start_job",
+    "stop_job",
+]

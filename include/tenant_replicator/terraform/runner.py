@@ -48,8 +48,13 @@ class TerraformNotFound(TerraformError):
 class TerraformFailed(TerraformError):
     """A terraform command failed; ``diagnostics`` holds the parsed error diagnostics."""
 
-    def __init__(self, message: str, diagnostics: list[dict[str, Any]] | None = None,
-                 returncode: int | None = None, stderr: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        diagnostics: list[dict[str, Any]] | None = None,
+        returncode: int | None = None,
+        stderr: str = "",
+    ) -> None:
         self.diagnostics = diagnostics or []
         self.returncode = returncode
         self.stderr = stderr
@@ -111,8 +116,14 @@ class ApplyResult:
     @property
     def ok(self) -> bool:
         """True only when terraform exited 0 and nothing failed, was left out or was cut short."""
-        return (self.exit_code == 0 and not self.failed and not self.not_started
-                and not self.in_progress and not self.timed_out and not self.stopped)
+        return (
+            self.exit_code == 0
+            and not self.failed
+            and not self.not_started
+            and not self.in_progress
+            and not self.timed_out
+            and not self.stopped
+        )
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -120,9 +131,7 @@ class ApplyResult:
         return data
 
 
-def terraform_env(
-    env: Mapping[str, str] | None = None, base: Mapping[str, str] | None = None
-) -> dict[str, str]:
+def terraform_env(env: Mapping[str, str] | None = None, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for terraform: ``base`` (default os.environ), then ``env``, then automation flags."""
     merged = dict(os.environ if base is None else base)
     merged.update(env or {})
@@ -144,9 +153,15 @@ def find_binary(binary: str = "terraform", path: str | None = None) -> str:
 class Terraform:
     """One working directory driven by one terraform binary. ``stop()`` is safe from any thread."""
 
-    def __init__(self, workdir: Path | str, env: dict[str, str] | None = None, binary: str = "terraform",
-                 grace_s: float = DEFAULT_GRACE_S, on_line: Callable[[str], None] | None = None,
-                 on_start: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path | str,
+        env: dict[str, str] | None = None,
+        binary: str = "terraform",
+        grace_s: float = DEFAULT_GRACE_S,
+        on_line: Callable[[str], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> None:
         self.workdir = Path(workdir)
         self.env = terraform_env(env)
         self.binary = find_binary(binary, self.env.get("PATH"))
@@ -183,8 +198,11 @@ class Terraform:
         result = self._run(args, timeout)
         self._raise_if_timed_out(result, "init")
         if result.returncode != 0:
-            raise TerraformFailed("terraform init failed", returncode=result.returncode,
-                                  stderr=result.stderr or "\n".join(result.lines[-20:]))
+            raise TerraformFailed(
+                "terraform init failed",
+                returncode=result.returncode,
+                stderr=result.stderr or "\n".join(result.lines[-20:]),
+            )
 
     def validate(self, timeout: float | None = None) -> dict[str, Any]:
         """``validate -json``; raises ``TerraformFailed`` carrying the diagnostics when invalid."""
@@ -193,16 +211,21 @@ class Terraform:
         try:
             report = json.loads("\n".join(result.lines))
         except ValueError:
-            raise TerraformFailed("terraform validate failed", returncode=result.returncode,
-                                  stderr=result.stderr) from None
+            raise TerraformFailed(
+                "terraform validate failed", returncode=result.returncode, stderr=result.stderr
+            ) from None
         if result.returncode != 0 or not report.get("valid", False):
-            raise TerraformFailed("configuration is invalid",
-                                  [diagnostic_of(d) for d in report.get("diagnostics", [])],
-                                  result.returncode, result.stderr)
+            raise TerraformFailed(
+                "configuration is invalid",
+                [diagnostic_of(d) for d in report.get("diagnostics", [])],
+                result.returncode,
+                result.stderr,
+            )
         return report
 
-    def plan(self, out: str = "tfplan", timeout: float | None = None, parallelism: int | None = None,
-             refresh: bool = True) -> PlanResult:
+    def plan(
+        self, out: str = "tfplan", timeout: float | None = None, parallelism: int | None = None, refresh: bool = True
+    ) -> PlanResult:
         """``plan -detailed-exitcode -out``: exit 0 no changes, 2 changes, 1 error (raised)."""
         args = ["plan", "-input=false", "-json", "-detailed-exitcode", f"-out={out}"]
         args += self._parallelism(parallelism) + ([] if refresh else ["-refresh=false"])
@@ -214,15 +237,22 @@ class Terraform:
             raise TerraformFailed("terraform plan failed", errors, result.returncode, result.stderr)
         counts = summary["change_summary"]
         return PlanResult(
-            exit_code=result.returncode, changes=result.returncode == 2,
-            add=counts.get("add", 0), change=counts.get("change", 0), destroy=counts.get("remove", 0),
-            import_=counts.get("import", 0), actions=summary["actions"], reasons=summary["reasons"],
-            importing=summary["importing"], drift=summary["drift"],
-            diagnostics=summary["diagnostics"], plan_file=out, duration_s=result.duration_s,
+            exit_code=result.returncode,
+            changes=result.returncode == 2,
+            add=counts.get("add", 0),
+            change=counts.get("change", 0),
+            destroy=counts.get("remove", 0),
+            import_=counts.get("import", 0),
+            actions=summary["actions"],
+            reasons=summary["reasons"],
+            importing=summary["importing"],
+            drift=summary["drift"],
+            diagnostics=summary["diagnostics"],
+            plan_file=out,
+            duration_s=result.duration_s,
         )
 
-    def apply(self, plan: str = "tfplan", timeout: float | None = None,
-              parallelism: int | None = None) -> ApplyResult:
+    def apply(self, plan: str = "tfplan", timeout: float | None = None, parallelism: int | None = None) -> ApplyResult:
         """Apply a saved plan. Never raises for resource failures or a timeout: the partial outcome
         is the point, so it comes back in ``ApplyResult`` (check ``.ok``)."""
         args = ["apply", "-input=false", "-json", "-auto-approve", *self._parallelism(parallelism), plan]
@@ -230,15 +260,29 @@ class Terraform:
         summary = summarise_apply(result.lines)
         if result.returncode != 0 and not summary["failed"] and not result.timed_out and result.stderr:
             # e.g. a stale plan file: terraform reports it on stderr, not as an event.
-            summary["diagnostics"].append({"severity": "error", "summary": result.stderr.strip()[-500:],
-                                           "detail": "", "address": None, "arm_code": None})
+            summary["diagnostics"].append(
+                {
+                    "severity": "error",
+                    "summary": result.stderr.strip()[-500:],
+                    "detail": "",
+                    "address": None,
+                    "arm_code": None,
+                }
+            )
         return ApplyResult(
-            exit_code=result.returncode, applied=summary["applied"], applied_ids=summary["applied_ids"],
+            exit_code=result.returncode,
+            applied=summary["applied"],
+            applied_ids=summary["applied_ids"],
             failed=summary["failed"],
-            not_started=summary["not_started"], in_progress=summary["in_progress"],
-            change_summary=summary["change_summary"], diagnostics=summary["diagnostics"],
-            timed_out=result.timed_out, stopped=result.stopped, killed=result.killed,
-            interrupted=summary["interrupted"], duration_s=result.duration_s,
+            not_started=summary["not_started"],
+            in_progress=summary["in_progress"],
+            change_summary=summary["change_summary"],
+            diagnostics=summary["diagnostics"],
+            timed_out=result.timed_out,
+            stopped=result.stopped,
+            killed=result.killed,
+            interrupted=summary["interrupted"],
+            duration_s=result.duration_s,
         )
 
     def show_state(self, timeout: float | None = 300) -> dict[str, Any]:
@@ -254,8 +298,7 @@ class Terraform:
         result = self._run(["state", "pull"], timeout)
         self._raise_if_timed_out(result, "state pull")
         if result.returncode != 0:
-            raise TerraformFailed("terraform state pull failed", returncode=result.returncode,
-                                  stderr=result.stderr)
+            raise TerraformFailed("terraform state pull failed", returncode=result.returncode, stderr=result.stderr)
         return "\n".join(result.lines)
 
     def state_addresses(self) -> list[str]:
@@ -298,9 +341,15 @@ class Terraform:
         if self._stopped.is_set():
             raise TerraformError(f"terraform {args[0]} not started: runner was stopped")
         log.info("terraform %s (cwd=%s, timeout=%s)", " ".join(args), self.workdir, timeout)
-        proc = ManagedProcess([self.binary, *args], cwd=self.workdir, env=self.env,
-                              on_line=self.on_line, grace_s=self.grace_s, on_start=self.on_start,
-                              umask=0o077)
+        proc = ManagedProcess(
+            [self.binary, *args],
+            cwd=self.workdir,
+            env=self.env,
+            on_line=self.on_line,
+            grace_s=self.grace_s,
+            on_start=self.on_start,
+            umask=0o077,
+        )
         with self._lock:
             self._current = proc
         try:
@@ -310,8 +359,13 @@ class Terraform:
         finally:
             with self._lock:
                 self._current = None
-        log.info("terraform %s exited %s in %.2fs%s", args[0], result.returncode, result.duration_s,
-                 " (timed out)" if result.timed_out else "")
+        log.info(
+            "terraform %s exited %s in %.2fs%s",
+            args[0],
+            result.returncode,
+            result.duration_s,
+            " (timed out)" if result.timed_out else "",
+        )
         return result
 
     def _raise_if_timed_out(self, result: ProcessResult, what: str) -> None:
@@ -353,10 +407,25 @@ def apply_summary(plan: PlanResult, result: ApplyResult | None, max_listed: int 
     failed = list(result.failed) if result else []
     if result and result.exit_code != 0 and not failed and not (result.timed_out or result.stopped):
         errors = [d for d in result.diagnostics if d.get("severity") == "error"]
-        failed = [{"address": None, "summary": d["summary"], "detail": d.get("detail", ""),
-                   "arm_code": d.get("arm_code"), "http_status": d.get("http_status")} for d in errors]
-        failed = failed or [{"address": None, "summary": f"terraform apply exited {result.exit_code}",
-                             "detail": "", "arm_code": None, "http_status": None}]
+        failed = [
+            {
+                "address": None,
+                "summary": d["summary"],
+                "detail": d.get("detail", ""),
+                "arm_code": d.get("arm_code"),
+                "http_status": d.get("http_status"),
+            }
+            for d in errors
+        ]
+        failed = failed or [
+            {
+                "address": None,
+                "summary": f"terraform apply exited {result.exit_code}",
+                "detail": "",
+                "arm_code": None,
+                "http_status": None,
+            }
+        ]
     codes: dict[str, int] = {}
     for entry in failed:
         if entry.get("arm_code"):
@@ -385,12 +454,15 @@ def failure_message(summary: dict[str, Any], max_listed: int = 10) -> str:
     parts = []
     if summary.get("destroy_refused_count"):
         shown = ", ".join(d["address"] for d in summary["destroy_refused"][:max_listed])
-        parts.append(f"refused to destroy {summary['destroy_refused_count']} resource(s) without "
-                     f"allow_destroy=True ({shown})")
+        parts.append(
+            f"refused to destroy {summary['destroy_refused_count']} resource(s) without allow_destroy=True ({shown})"
+        )
     if summary.get("existing_not_adopted_count"):
         shown = ", ".join(summary["existing_not_adopted"][:max_listed])
-        parts.append(f"{summary['existing_not_adopted_count']} already exist in the target but were not created "
-                     f"by this campaign (not imported; adopt_existing=True imports them: {shown})")
+        parts.append(
+            f"{summary['existing_not_adopted_count']} already exist in the target but were not created "
+            f"by this campaign (not imported; adopt_existing=True imports them: {shown})"
+        )
     if summary.get("provider_crashed"):
         parts.append("the provider plugin crashed")
     if summary["failed_count"]:

@@ -23,9 +23,18 @@ from tenant_replicator.terraform.runner import TerraformError
 STATE_FILE = "terraform.tfstate"
 BACKUP_DIR = "state-backups"
 BACKUP_KEEP = 20
-PRIVATE_FILES = (STATE_FILE, f"{STATE_FILE}.backup", ".terraform.tfstate.lock.info", "tfplan",
-                 "imports.tf.json", "backend.tf.json", "job.json", "job.log", "job-result.json",
-                 "creates.jsonl")
+PRIVATE_FILES = (
+    STATE_FILE,
+    f"{STATE_FILE}.backup",
+    ".terraform.tfstate.lock.info",
+    "tfplan",
+    "imports.tf.json",
+    "backend.tf.json",
+    "job.json",
+    "job.log",
+    "job-result.json",
+    "creates.jsonl",
+)
 # Destroys that only remove what a failed create of ours left behind (terraform tainted it).
 SAFE_REPLACE_REASONS = frozenset({"tainted"})
 
@@ -54,12 +63,16 @@ def check_state_text(text: str, origin: str) -> dict[str, Any] | None:
     try:
         state = json.loads(text)
     except ValueError as err:
-        raise StateCorrupted(f"state file {origin} is not valid JSON ({err}); nothing was applied. "
-                             f"Restore it from {BACKUP_DIR}/ or terraform.tfstate.backup") from None
+        raise StateCorrupted(
+            f"state file {origin} is not valid JSON ({err}); nothing was applied. "
+            f"Restore it from {BACKUP_DIR}/ or terraform.tfstate.backup"
+        ) from None
     valid = isinstance(state, dict) and "version" in state and isinstance(state.get("resources", []), list)
     if not valid:
-        raise StateCorrupted(f"state file {origin} is not Terraform state (no version/resources); "
-                             f"nothing was applied. Restore it from {BACKUP_DIR}/")
+        raise StateCorrupted(
+            f"state file {origin} is not Terraform state (no version/resources); "
+            f"nothing was applied. Restore it from {BACKUP_DIR}/"
+        )
     return state
 
 
@@ -90,8 +103,9 @@ def managed_addresses(state: dict[str, Any] | None) -> set[str]:
     return found
 
 
-def backup_state(workdir: Path, text: str | None = None, keep: int = BACKUP_KEEP,
-                 now: datetime | None = None) -> Path | None:
+def backup_state(
+    workdir: Path, text: str | None = None, keep: int = BACKUP_KEEP, now: datetime | None = None
+) -> Path | None:
     """Copy the state into ``state-backups/`` (0600) before an apply; keep the newest ``keep``.
 
     ``text`` is the state from ``terraform state pull`` for a remote backend; default: the local

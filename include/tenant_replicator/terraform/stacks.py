@@ -54,8 +54,16 @@ def _stack_of(label: str, blocks: dict[str, dict[str, Any]], memo: dict[str, str
         memo[label] = _stack_of(match["label"], blocks, memo)
     else:
         rg = re.search(r"/resourceGroups/([^/]+)", parent, re.IGNORECASE)
-        owner = next((lbl for lbl, b in blocks.items() if rg and b.get("name", "").lower() == rg[1].lower()
-                      and str(b.get("type", "")).split("@")[0].lower() == _RG_TYPE), None)
+        owner = next(
+            (
+                lbl
+                for lbl, b in blocks.items()
+                if rg
+                and b.get("name", "").lower() == rg[1].lower()
+                and str(b.get("type", "")).split("@")[0].lower() == _RG_TYPE
+            ),
+            None,
+        )
         memo[label] = owner or (f"rg:{rg[1].lower()}" if rg else SUBSCRIPTION_STACK)
     return memo[label]
 
@@ -89,8 +97,9 @@ def _parent_of(rid: str) -> str:
 def _rewrite(value: Any, local: set[str]) -> Any:
     """References to labels outside ``local`` point at the data lookup instead."""
     text = json.dumps(value)
-    text = _REF_RE.sub(lambda m: m[0] if m["label"] in local else
-                       "${data.azapi_resource." + m["label"] + "." + m["attr"] + "}", text)
+    text = _REF_RE.sub(
+        lambda m: m[0] if m["label"] in local else "${data.azapi_resource." + m["label"] + "." + m["attr"] + "}", text
+    )
     return json.loads(text)
 
 

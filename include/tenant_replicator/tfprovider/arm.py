@@ -198,9 +198,7 @@ class ArmClient:
                 stable = [v for v in versions if "preview" not in v.lower()]
                 if stable or versions:
                     return (stable or versions)[0]
-        raise ArmError(
-            "GET", path, 404, "NoRegisteredProviderFound", f"no api-version listed for {resource_type}"
-        )
+        raise ArmError("GET", path, 404, "NoRegisteredProviderFound", f"no api-version listed for {resource_type}")
 
     def _wait(self, resp: requests.Response, method: str, resource_id: str) -> None:
         """Follow Azure-AsyncOperation (status document) or Location (202 until done) headers."""
@@ -249,9 +247,7 @@ class ArmClient:
             state = str(((current or {}).get("properties") or {}).get("provisioningState", "")).lower()
             if current is None or state not in IN_PROGRESS_STATES:
                 if state in TERMINAL_FAILED:
-                    raise ArmError(
-                        "PUT", resource_id, 200, "ProvisioningFailed", f"provisioningState is {state}"
-                    )
+                    raise ArmError("PUT", resource_id, 200, "ProvisioningFailed", f"provisioningState is {state}")
                 return current
             if time.monotonic() > deadline:
                 raise ArmError("PUT", resource_id, 408, "OperationTimedOut", f"still {state}")

@@ -253,9 +253,7 @@ class AzapiResource(Resource):
         ):
             planned["location"] = prior_location
         changed = {
-            k
-            for k in ctx.changed_fields - {"output"}
-            if k != "location" or planned.get("location") != prior_location
+            k for k in ctx.changed_fields - {"output"} if k != "location" or planned.get("location") != prior_location
         }
         if changed:
             planned["output"] = Unknown
@@ -276,9 +274,7 @@ class AzapiResource(Resource):
             _arm_diagnostic(ctx.diagnostics, exc)
             return None
         if response is None:
-            ctx.diagnostics.add_error(
-                "Cannot import non-existent remote object", f"{resource_id} does not exist"
-            )
+            ctx.diagnostics.add_error("Cannot import non-existent remote object", f"{resource_id} does not exist")
             return None
         return imported_state(resource_id, f"{resource_type}@{api_version}", response)
 
@@ -441,9 +437,7 @@ class AzapiProvider(Provider):
     def get_provider_schema(self, diags: Diagnostics) -> Schema:
         return Schema(
             attributes=[
-                Attribute(
-                    n, String(), optional=True, sensitive="secret" in n or "password" in n or "token" in n
-                )
+                Attribute(n, String(), optional=True, sensitive="secret" in n or "password" in n or "token" in n)
                 for n in _PROVIDER_STRINGS
             ]
             + [Attribute(n, Bool(), optional=True) for n in _PROVIDER_BOOLS]

@@ -40,11 +40,7 @@ def replacement_reasons(prior: dict | None, planned: dict | None) -> list[str]:
     if isinstance(old_type, str) and isinstance(new_type, str) and not same_resource_type(old_type, new_type):
         reasons.append("type")
     old_loc, new_loc = prior.get("location"), planned.get("location")
-    if (
-        isinstance(old_loc, str)
-        and isinstance(new_loc, str)
-        and normal_location(old_loc) != normal_location(new_loc)
-    ):
+    if isinstance(old_loc, str) and isinstance(new_loc, str) and normal_location(old_loc) != normal_location(new_loc):
         reasons.append("location")
     return reasons
 
@@ -61,9 +57,7 @@ class AzapiServicer(ProviderServicer):
         except (ValueError, KeyError) as exc:
             diags.add_error("Cannot read the stored state", f"{type(exc).__name__}: {exc}")
             return pb.UpgradeResourceState.Response(diagnostics=diags.to_pb())
-        return pb.UpgradeResourceState.Response(
-            upgraded_state=to_dynamic_value(upgraded), diagnostics=diags.to_pb()
-        )
+        return pb.UpgradeResourceState.Response(upgraded_state=to_dynamic_value(upgraded), diagnostics=diags.to_pb())
 
     def PlanResourceChange(self, request: pb.PlanResourceChange.Request, context: grpc.ServicerContext):  # noqa: N802
         response = super().PlanResourceChange(request, context)
