@@ -36,6 +36,10 @@ _CRASH_MARKERS = (
     "unexpected EOF",
     "connection is shut down",
     "The plugin encountered an error",
+    # the same death seen from the gRPC side, which terraform reports instead under load
+    "error reading from server",
+    "transport is closing",
+    "code = Unavailable",
 )
 
 
@@ -266,6 +270,7 @@ def outcome_fields(
 
 def _provider_crashed(result: ApplyResult) -> bool:
     texts = [f"{d.get('summary', '')} {d.get('detail', '')}" for d in result.diagnostics]
+    texts += [str(f.get("summary", "")) + " " + str(f.get("detail", "")) for f in result.failed]
     return any(marker in text for text in texts for marker in _CRASH_MARKERS)
 
 
