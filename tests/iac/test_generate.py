@@ -9,7 +9,6 @@ import shutil
 import signal
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tenant_replicator import devstack
 from tenant_replicator.iac import registry
 from tenant_replicator.iac.generate import GenerateResult, break_cycles, dump_config, generate, write_config
 from tenant_replicator.iac.naming import fits_rule
@@ -961,43 +961,9 @@ def simulator(tmp_path_factory: pytest.TempPathFactory):
     """The project's ARM simulator in its own process group on a free loopback port (stopped by group)."""
     pytest.importorskip("tenant_replicator.sim.server")
     base = tmp_path_factory.mktemp("sim")
-    ready = base / "ready.json"
-    log = open(base / "sim.log", "wb")  # noqa: SIM115 - closed in teardown
-    cmd = [
-        sys.executable,
-        "-m",
-        "tenant_replicator.sim.server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--state-file",
-        str(base / "state.json"),
-        "--tls-dir",
-        str(base / "tls"),
-        "--ready-file",
-        str(ready),
-        "--reset",
-    ]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists() or not ready.read_text().strip():
-            if proc.poll() is not None:
-                pytest.fail(f"simulator exited {proc.returncode}: {(base / 'sim.log').read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("simulator did not become ready in 60 s")
-            time.sleep(0.05)
-        yield json.loads(ready.read_text())
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
+    with devstack.Stack(workdir=base, env=devstack.base_env(base)) as stack:
+        devstack.start_simulator(stack)
+        yield {"endpoint": stack.arm_endpoint, "ca_file": stack.ca_file}
 
 
 def _terraform(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> tuple[int, str]:

@@ -10,15 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
-import os
 import re
 import shutil
-import signal
 import ssl
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +26,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tenant_replicator import devstack
 
 _API_VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 
@@ -57,47 +54,9 @@ def terraform_binary() -> str:
 def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArmEndpoint]:
     """The project's ARM simulator in its own process group, on a free loopback port."""
     base = tmp_path_factory.mktemp("sim")
-    ready = base / "ready.json"
-    log = open(base / "sim.log", "wb")  # noqa: SIM115 - closed in teardown
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tenant_replicator.sim.server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--state-file",
-            str(base / "state.json"),
-            "--tls-dir",
-            str(base / "tls"),
-            "--ready-file",
-            str(ready),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists() or not ready.read_text().strip():
-            if proc.poll() is not None:
-                pytest.fail(f"simulator exited {proc.returncode}: {(base / 'sim.log').read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("simulator did not become ready in 60 s")
-            time.sleep(0.05)
-        info = json.loads(ready.read_text())
-        yield ArmEndpoint(endpoint=info["endpoint"].rstrip("/"), ca_file=info["ca_file"])
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
+    with devstack.Stack(workdir=base, env=devstack.base_env(base)) as stack:
+        devstack.start_simulator(stack, fresh=False)
+        yield ArmEndpoint(endpoint=stack.arm_endpoint.rstrip("/"), ca_file=stack.ca_file)
 
 
 # ---------------------------------------------------------------- a steerable fake ARM
