@@ -44,6 +44,40 @@ def register_campaign(campaign_id: str) -> None:
         Variable.set(CAMPAIGN_INDEX_KEY, sorted([*known, campaign_id]), serialize_json=True)
 
 
+def prepare_iteration(context: dict[str, Any]) -> dict[str, Any]:
+    """`prepare` with the campaign lease's stale checks wired to this Airflow's run states.
+
+    A lease held by a run that is no longer queued/running, or handed off while no other run of the DAG
+    is queued/running (the successor never came), is taken over at once instead of after its TTL.
+    """
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    from tenant_replicator.settings import load_settings
+
+    dag_id = context["dag_run"].dag_id
+
+    def run_state(holder_dag_id: str, run_id: str) -> str | None:
+        try:
+            return str(RuntimeTaskInstance.get_dagrun_state(holder_dag_id or dag_id, run_id))
+        except Exception:  # unknown run (deleted, other DAG): let the TTL decide
+            return None
+
+    def pending_runs() -> int | None:
+        try:  # this run is one of the running ones
+            return max(0, RuntimeTaskInstance.get_dr_count(dag_id, states=["queued", "running"]) - 1)
+        except Exception:
+            return None
+
+    return iteration.prepare(
+        load_settings(),
+        dict(context["params"]),
+        context["run_id"],
+        dag_id=dag_id,
+        run_state=run_state,
+        pending_runs=pending_runs,
+    )
+
+
 def record_iteration(context: dict[str, Any]) -> dict[str, Any]:
     from airflow.sdk import Variable
     from airflow.sdk.exceptions import AirflowSkipException
@@ -86,6 +120,7 @@ def record_iteration(context: dict[str, Any]) -> dict[str, Any]:
         state["end_alerted_run"] = ctx["run_id"]
     Variable.set(key, state, serialize_json=True)
     register_campaign(ctx["campaign_id"])
+    iteration.settle_lease(ctx, decision)  # after the Variable: the next iteration reads a recorded state
     log.info(
         "iteration %s: success=%s fidelity=%s consecutive=%s -> %s",
         ctx["iteration"],

@@ -16,6 +16,11 @@ from typing import Any
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+# Airflow connection ids as they reach terraform's environment and Airflow look-ups: no spaces, quotes, `;`, `$`.
+CONN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$")
+BOOLEAN_PARAMS = ("fidelity_deferrable", "apply_deferrable", "allow_destroy", "adopt_existing")
+CONN_ID_PARAMS = ("slack_conn_id", "backend_conn_id")
+MAX_APPLY_TIMEOUT_S = 7 * 24 * 3600
 HISTORY_LIMIT = 50
 
 
@@ -61,23 +66,53 @@ def parse_spec(params: dict[str, Any]) -> CampaignSpec:
         raise CampaignInputError(f"campaign_id={campaign_id!r} must be 3-63 chars of a-z, 0-9 and '-'")
     objective = Objective(
         fidelity_percent=_number(params, "fidelity_target", 95.0, 0.0, 100.0),
-        consecutive_successes=int(_number(params, "required_successes", 3, 1, 1000)),
-        max_iterations=int(_number(params, "max_iterations", 20, 1, 10_000)),
+        consecutive_successes=int(_number(params, "required_successes", 3, 1, 1000, integer=True)),
+        max_iterations=int(_number(params, "max_iterations", 20, 1, 10_000, integer=True)),
         max_hours=_number(params, "max_hours", 24.0, 0.01, 24 * 30),
     )
+    validate_run_params(params)
     return CampaignSpec(source.lower(), target.lower(), campaign_id, objective)
 
 
-def _number(params: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
+def validate_run_params(params: dict[str, Any]) -> None:
+    """The Params that reach terraform calls, connections and the chain's counters, checked before
+    anything runs (the DAG's Param schema checks UI input; a conf from the REST API or a replayed run
+    reaches the tasks as given). Raises CampaignInputError naming the Param."""
+    _number(params, "apply_timeout_s", 3600, 10, MAX_APPLY_TIMEOUT_S, integer=True)
+    _number(params, "iteration", 0, 0, 1_000_000, integer=True)
+    _number(params, "consecutive_successes", 0, 0, 1_000_000, integer=True)
+    for name in BOOLEAN_PARAMS:
+        raw = params.get(name)
+        if raw is not None and not isinstance(raw, bool) and str(raw).strip().lower() not in {"true", "false"}:
+            raise CampaignInputError(f"{name}={raw!r} must be true or false")
+    for name in CONN_ID_PARAMS:
+        raw = params.get(name)
+        if raw not in (None, "") and not (isinstance(raw, str) and CONN_ID.match(raw)):
+            raise CampaignInputError(
+                f"{name}={raw!r} is not an Airflow connection id (letters, digits, '_', '.', '-' only)"
+            )
+    started = params.get("started_at")
+    if started not in (None, ""):
+        try:
+            datetime.fromisoformat(str(started))
+        except ValueError:
+            raise CampaignInputError(f"started_at={started!r} is not an ISO date-time") from None
+
+
+def _number(params: dict[str, Any], name: str, default: float, low: float, high: float, integer: bool = False) -> float:
     raw = params.get(name, default)
     if raw is None or raw == "":
         return float(default)
+    if isinstance(raw, bool):
+        raise CampaignInputError(f"{name}={raw!r} is not a number")
     try:
         value = float(raw)
     except (TypeError, ValueError):
         raise CampaignInputError(f"{name}={raw!r} is not a number") from None
-    if not low <= value <= high:
+    if not low <= value <= high:  # NaN fails this too
         raise CampaignInputError(f"{name}={raw!r} must be between {low:g} and {high:g}")
+    if integer and value != int(value):
+        raise CampaignInputError(f"{name}={raw!r} must be a whole number")
     return value
 
 

@@ -13,16 +13,41 @@ from pathlib import Path
 from typing import Any
 
 from tenant_replicator import campaign as campaigns
+from tenant_replicator import locks
 from tenant_replicator.fidelity import compute_fidelity
 from tenant_replicator.preflight import preflight
 from tenant_replicator.settings import Settings
 
 
-def prepare(settings: Settings, params: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """Validate the campaign and lay out its directory; refuses target == source before anything runs."""
+def prepare(
+    settings: Settings,
+    params: dict[str, Any],
+    run_id: str,
+    *,
+    dag_id: str = "",
+    run_state: locks.RunState | None = None,
+    pending_runs: locks.PendingRuns | None = None,
+) -> dict[str, Any]:
+    """Validate the campaign, lay out its directory and take the campaign lease.
+
+    Refuses target == source and bad Params before anything runs; raises locks.CampaignLocked when
+    another chain of this campaign holds the lease (`run_state`/`pending_runs` let a dead holder's
+    lease be taken over at once instead of after its TTL; see locks.py).
+    """
     spec = campaigns.parse_spec(params)
     preflight(settings)
+    iteration = int(params.get("iteration") or 0) or 1
+    started_at = str(params.get("started_at") or "") or datetime.now(UTC).isoformat(timespec="seconds")
     directory = campaigns.campaign_dir(settings.home, spec.campaign_id)
+    lease = locks.acquire(
+        directory,
+        chain=started_at,
+        run_id=run_id,
+        iteration=iteration,
+        dag_id=dag_id,
+        run_state=run_state,
+        pending_runs=pending_runs,
+    )
     tf_dir = directory / "terraform"
     tf_dir.mkdir(exist_ok=True, mode=0o700)
     cli_config = None
@@ -30,7 +55,6 @@ def prepare(settings: Settings, params: dict[str, Any], run_id: str) -> dict[str
         from tenant_replicator.tfprovider.install import write_cli_config
 
         cli_config = str(write_cli_config(settings.home / "tfprovider"))
-    iteration = int(params.get("iteration") or 0) or 1
     return {
         "campaign_id": spec.campaign_id,
         "source_subscription": spec.source_subscription,
@@ -43,13 +67,22 @@ def prepare(settings: Settings, params: dict[str, Any], run_id: str) -> dict[str
         },
         "iteration": iteration,
         "streak_before": int(params.get("consecutive_successes") or 0) if iteration > 1 else 0,
-        "started_at": str(params.get("started_at") or "") or datetime.now(UTC).isoformat(timespec="seconds"),
+        "started_at": started_at,
         "campaign_dir": str(directory),
         "tf_dir": str(tf_dir),
         "cli_config_file": cli_config,
         "nonce": campaigns.campaign_nonce(directory),
         "run_id": run_id,
+        "lease": {"took_over": lease.get("took_over")},
     }
+
+
+def settle_lease(ctx: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any] | None:
+    """After `record`: hand the campaign lease to the chain's next iteration, or free it when the chain ends."""
+    directory = Path(ctx["campaign_dir"])
+    if decision.get("continue"):
+        return locks.handoff(directory, ctx["run_id"])
+    return locks.release(directory, ctx["run_id"])
 
 
 def scan(settings: Settings, subscription_id: str, scan_id: str) -> dict[str, Any]:

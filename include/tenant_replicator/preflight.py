@@ -51,7 +51,21 @@ def check_arm(settings: Settings, timeout: float = 10.0) -> None:
         ) from error
 
 
+def check_credentials(settings: Settings) -> None:
+    """The configured credential source resolves (a named Airflow connection exists and is readable).
+
+    Nothing is sent anywhere; the error names the connection setting, never a secret.
+    """
+    from tenant_replicator.arm.credentials import CredentialError, resolve_source
+
+    try:
+        resolve_source(settings)
+    except CredentialError as error:
+        raise PreflightError(str(error)) from error
+
+
 def preflight(settings: Settings) -> None:
     check_terraform()
+    check_credentials(settings)
     check_graph(settings)
     check_arm(settings)
