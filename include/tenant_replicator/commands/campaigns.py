@@ -107,7 +107,8 @@ def render_list(views: list[dict[str, Any]], state_known: bool) -> str:
         c = view["config"]
         lines.append(
             f"{c['campaign_id']:<24} {c['source'][:8]} -> {c['target'][:8]}  {c['schedule']:<12} "
-            f"{c['fidelity_percent']:>5.1f}%/{c['consecutive_successes']:<3} {'yes' if c['allow_deletes'] else 'no':<7} "
+            f"{c['fidelity_percent']:>5.1f}%/{c['consecutive_successes']:<3} "
+            f"{'yes' if c['allow_deletes'] else 'no':<7} "
             f"{_state_text(view) if state_known else '(Airflow not reachable: config only)'}"
         )
     return "\n".join(lines)
@@ -123,7 +124,8 @@ def render_show(view: dict[str, Any]) -> str:
         f"objective    fidelity >= {c['fidelity_percent']:g} %, {c['consecutive_successes']} consecutive successes, "
         f"max {c['max_iterations']} iterations / {c['max_hours']:g} h",
         f"schedule     {c['schedule']}{'' if c['enabled'] else ' (disabled)'}",
-        f"filters      resource groups {filters['resource_groups'] or 'all'}, types {filters['resource_types'] or 'all'}",
+        f"filters      resource groups {filters['resource_groups'] or 'all'}, "
+        f"types {filters['resource_types'] or 'all'}",
         f"slack        {c['slack_conn_id']}{' ' + c['slack_channel'] if c['slack_channel'] else ''}",
         f"deletes      {'allowed' if c['allow_deletes'] else 'not allowed (source deletions are kept in the target)'}",
         f"state        {_state_text(view)}",
