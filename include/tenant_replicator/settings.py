@@ -1,7 +1,9 @@
 """Where the library finds its endpoints: environment first, so tasks, CLI and tests agree.
 
-Secrets never live here; credentials come from azure-identity (environment, workload or
-managed identity) or, in simulator mode, a fixed loopback token.
+Secrets never live here: credentials come from an Airflow `azure` connection named by
+`TENANT_REPLICATOR_AZURE_CONN_ID` (service principal, workload or managed identity), else from
+azure-identity's DefaultAzureCredential, or, in simulator mode, a fixed loopback token
+(`arm/credentials.py`). Every variable is listed in `.env.example` and docs/DEPLOYMENT.md.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ class Settings:
     graph_uri: str
     graph_name: str
     home: Path
+    # Fields below were added later: defaults keep positional construction working.
+    azure_conn_id: str | None = None
+    azure_authority_host: str | None = None
 
     @property
     def simulator_mode(self) -> bool:
@@ -43,10 +48,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if ca_file and not Path(ca_file).is_file():
         raise ConfigurationError(f"TENANT_REPLICATOR_ARM_CA_FILE={ca_file!r} does not exist")
     home = Path(env.get("TENANT_REPLICATOR_HOME", Path.home() / ".tenant-replicator"))
+    authority = (env.get("TENANT_REPLICATOR_AZURE_AUTHORITY_HOST") or "").strip().rstrip("/") or None
+    if authority and urlparse(authority if "://" in authority else f"https://{authority}").scheme != "https":
+        raise ConfigurationError(f"TENANT_REPLICATOR_AZURE_AUTHORITY_HOST={authority!r} must be an https host")
     return Settings(
         arm_endpoint=endpoint,
         arm_ca_file=ca_file,
         graph_uri=env.get("TENANT_REPLICATOR_GRAPH_URI", "falkordb://127.0.0.1:6379"),
         graph_name=env.get("TENANT_REPLICATOR_GRAPH_NAME", "tenant_replicator"),
         home=home,
+        azure_conn_id=(env.get("TENANT_REPLICATOR_AZURE_CONN_ID") or "").strip() or None,
+        azure_authority_host=authority,
     )

@@ -1,50 +1,25 @@
-"""ARM clients built from Settings: real Azure credentials, or a fixed token for the loopback simulator.
+"""ARM clients built from Settings: the configured Azure identity, or a fixed token for the loopback simulator.
 
-The simulator accepts any bearer token but azure-core refuses tokens over plain HTTP, so the
-simulator serves TLS with a project CA that we pass as `connection_verify`.
+Which identity is `arm/credentials.py`'s job (Airflow `azure` connection, environment, managed or
+workload identity, simulator). The simulator accepts any bearer token but azure-core refuses tokens
+over plain HTTP, so the simulator serves TLS with a project CA that we pass as `connection_verify`.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.mgmt.resource.resources import ResourceManagementClient
 
+from tenant_replicator.arm.credentials import SimulatorCredential, build_credential, resolve_source
 from tenant_replicator.settings import Settings
 
-_FAR_FUTURE_S = 10 * 365 * 24 * 3600
-
-
-class SimulatorCredential:
-    """A TokenCredential with a constant token: only ever sent to a loopback simulator."""
-
-    token = "simulator"  # noqa: S105 - not a secret; the simulator accepts any bearer token
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self.token, int(time.time()) + _FAR_FUTURE_S)
-
-    def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
-        return AccessTokenInfo(self.token, int(time.time()) + _FAR_FUTURE_S)
-
-    def close(self) -> None:
-        """Nothing to release; present so the client can close its credential."""
-
-    def __enter__(self) -> SimulatorCredential:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+__all__ = ["SimulatorCredential", "client_kwargs", "credential_for", "resource_client"]
 
 
 def credential_for(settings: Settings) -> Any:
-    """The credential for `settings`: the simulator's fixed token on loopback, else azure-identity."""
-    if settings.simulator_mode:
-        return SimulatorCredential()
-    from azure.identity import DefaultAzureCredential  # imported lazily: heavy, and unused offline
-
-    return DefaultAzureCredential()
+    """The credential for `settings` (see `credentials.resolve_source` for the order)."""
+    return build_credential(resolve_source(settings), settings)
 
 
 def client_kwargs(settings: Settings, **overrides: Any) -> dict[str, Any]:
@@ -52,6 +27,9 @@ def client_kwargs(settings: Settings, **overrides: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"base_url": settings.arm_endpoint}
     if settings.arm_ca_file:
         kwargs["connection_verify"] = settings.arm_ca_file
+    if not settings.simulator_mode and settings.arm_endpoint != "https://management.azure.com":
+        # sovereign clouds / Azure Stack: the token audience is the endpoint itself
+        kwargs["credential_scopes"] = [f"{settings.arm_endpoint}/.default"]
     kwargs.update(overrides)
     return kwargs
 
