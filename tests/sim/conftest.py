@@ -1,22 +1,24 @@
-"""Fixtures that run the ARM simulator as a real subprocess on a free loopback port."""
+"""Fixtures that run the ARM simulator as a real subprocess on a free loopback port.
+
+The process is started by `tenant_replicator.devstack.start_simulator`, exactly as the demo and the
+end-to-end stack start it (own process group, ready file, same arguments).
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
 from azure.core.credentials import AccessToken
 
-READY_TIMEOUT_S = 30
+from tenant_replicator import devstack
 
 
 class StaticCredential:
@@ -29,64 +31,61 @@ class StaticCredential:
 @dataclass
 class SimProcess:
     workdir: Path
-    proc: subprocess.Popen | None = None
+    stack: devstack.Stack | None = None
     endpoint: str = ""
     ca_file: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        services = self.stack.services if self.stack else []
+        return services[-1].process if services else None
 
     @property
     def state_file(self) -> Path:
-        return self.workdir / "state.json"
+        return self.workdir / "sim" / "state.json"
 
     @property
     def ready_file(self) -> Path:
-        return self.workdir / "ready.json"
+        return self.workdir / "sim" / "ready.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "logs" / "simulator.log"
 
     def start(self, *extra: str) -> SimProcess:
-        self.ready_file.unlink(missing_ok=True)
-        cmd = [
-            sys.executable,
-            "-m",
-            "tenant_replicator.sim.server",
-            "--port",
-            "0",
-            "--state-file",
-            str(self.state_file),
-            "--tls-dir",
-            str(self.workdir / "tls"),
-            "--ready-file",
-            str(self.ready_file),
-            *extra,
-        ]
-        log = open(self.workdir / "sim.log", "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not self.ready_file.is_file():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"simulator exited {self.proc.returncode}: {(self.workdir / 'sim.log').read_text()}")
-            if time.monotonic() > deadline:
-                self.kill()
-                raise TimeoutError("simulator did not become ready")
-            time.sleep(0.05)
-        ready = json.loads(self.ready_file.read_text())
-        assert ready["pid"] == self.proc.pid
-        self.endpoint, self.ca_file = ready["endpoint"], ready["ca_file"]
+        """`extra`: `--reset` (discard the state, reseed) and/or `--preset NAME` (on first start/reset)."""
+        env = dict(os.environ) | self.env
+        args = list(extra)
+        fresh = "--reset" in args
+        if "--preset" in args:
+            env["TENANT_REPLICATOR_SIM_PRESET"] = args[args.index("--preset") + 1]
+        unknown = [a for a in args if a not in {"--reset", "--preset", env.get("TENANT_REPLICATOR_SIM_PRESET")}]
+        assert not unknown, f"unsupported simulator arguments {unknown}"
+        self.stack = devstack.Stack(workdir=self.workdir, env=env)
+        devstack.start_simulator(self.stack, fresh=fresh)
+        legacy_log = self.workdir / "sim.log"  # older tests read the log here
+        if not legacy_log.exists():
+            legacy_log.symlink_to(self.log_file)
+        self.endpoint, self.ca_file = self.stack.arm_endpoint, self.stack.ca_file
         return self
 
     def stop(self) -> int:
         """SIGTERM to the group: the simulator flushes its state and exits 0."""
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        proc = self.proc
+        assert proc is not None
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
-            return self.proc.wait(timeout=15)
+            return proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.kill()
             raise
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
 
     def hook(self, method: str, path: str, payload: dict | None = None) -> dict:
         response = requests.request(
@@ -105,7 +104,7 @@ class SimProcess:
 
 @pytest.fixture(scope="module")
 def sim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
-    server = SimProcess(tmp_path_factory.mktemp("sim")).start()
+    server = SimProcess(tmp_path_factory.mktemp("sim")).start("--reset")
     try:
         yield server
     finally:

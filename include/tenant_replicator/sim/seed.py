@@ -30,6 +30,17 @@ STORAGE = "2023-05-01"
 WEB = "2023-12-01"
 
 PROD_TAGS = {"environment": "prod", "owner": "platform-team", "costCenter": "CC-1042"}
+
+# Canary secrets: write-only values the source tenant holds as Azure would (ARM accepts them on PUT and
+# never returns them). The security tests search every artefact of a campaign for them: none may appear
+# outside the campaign's secret store and Terraform state. Unique strings, so a hit is never a coincidence.
+CANARY_SECRETS = {
+    "vm_admin_password": "Cnry-VmPw-7d41c9e2b8!",
+    "sql_admin_password": "Cnry-SqlPw-a5f0e37c1d!",
+    "db_password": "Cnry-ConnPw-3b9e8f20a6",
+    "storage_account_key": "Q2FuYXJ5U3RvcmFnZUtleS05ZjJlNmQ0YjFhN2MzZTVmMA==",
+    "sas_signature": "Cnry%2BSas%2F4e8a1c7f9b2d",
+}
 Put = tuple[str, str, dict[str, Any]]  # (ARM path, api-version, body)
 
 
@@ -410,6 +421,7 @@ def _vm_pair(s: str, index: int, public_ip: str | None) -> list[Put]:
                     "osProfile": {
                         "computerName": vm_name,
                         "adminUsername": "azureadmin",
+                        **({"adminPassword": CANARY_SECRETS["vm_admin_password"]} if index == 1 else {}),
                         "linuxConfiguration": {
                             "disablePasswordAuthentication": True,
                             "provisionVMAgent": True,
@@ -477,6 +489,7 @@ def _app(s: str) -> list[Put]:
                         "ftpsState": "Disabled",
                         "minTlsVersion": "1.2",
                         "http20Enabled": True,
+                        "connectionStrings": _canary_connection_strings(),
                     },
                 },
             },
@@ -529,6 +542,37 @@ def _app(s: str) -> list[Put]:
                 },
             },
         ),
+    ]
+
+
+def _canary_connection_strings() -> list[dict[str, str]]:
+    """A database password, a storage account key and a SAS token, the way app settings carry them."""
+    secrets = CANARY_SECRETS
+    return [
+        {
+            "name": "AppDb",
+            "type": "SQLAzure",
+            "connectionString": (
+                "Server=tcp:sql-contoso-prod.database.windows.net,1433;Database=app;User ID=sqladminuser;"
+                f"Password={secrets['db_password']};Encrypt=True;"
+            ),
+        },
+        {
+            "name": "Storage",
+            "type": "Custom",
+            "connectionString": (
+                "DefaultEndpointsProtocol=https;AccountName=stcontosoprod001;"
+                f"AccountKey={secrets['storage_account_key']};EndpointSuffix=core.windows.net"
+            ),
+        },
+        {
+            "name": "ExportSas",
+            "type": "Custom",
+            "connectionString": (
+                "BlobEndpoint=https://stcontosoarchive001.blob.core.windows.net/;SharedAccessSignature="
+                f"sv=2022-11-02&ss=b&srt=co&sp=rl&se=2027-01-01T00:00:00Z&sig={secrets['sas_signature']}"
+            ),
+        },
     ]
 
 
@@ -593,6 +637,7 @@ def _data(s: str) -> list[Put]:
                 "tags": PROD_TAGS,
                 "properties": {
                     "administratorLogin": "sqladminuser",
+                    "administratorLoginPassword": CANARY_SECRETS["sql_admin_password"],
                     "version": "12.0",
                     "minimalTlsVersion": "1.2",
                     "publicNetworkAccess": "Disabled",

@@ -37,6 +37,18 @@ WRITE_METHODS = frozenset({"PUT", "PATCH", "DELETE", "POST"})
 
 
 DROP = -1  # a Response status meaning "close the socket without answering"
+# Properties ARM accepts on PUT but never returns (GET, list or the PUT's own answer): the simulator keeps
+# them in its state, as Azure does, and answers without them, so clients only ever see what Azure shows.
+WRITE_ONLY_KEYS = frozenset({"adminpassword", "administratorloginpassword", "appsettings", "connectionstrings"})
+
+
+def hide_write_only(value: object) -> object:
+    """A copy of a response body without write-only secrets (the state's own objects are never touched)."""
+    if isinstance(value, dict):
+        return {k: hide_write_only(v) for k, v in value.items() if str(k).lower() not in WRITE_ONLY_KEYS}
+    if isinstance(value, list):
+        return [hide_write_only(v) for v in value]
+    return value
 
 
 def process(
@@ -112,6 +124,7 @@ def _process_arm(
             response = arm.handle(store.state, route, req)
             if settled or (req.method in WRITE_METHODS and response.status < 300):
                 store.commit()
+            response.body = hide_write_only(response.body)
     except arm.ArmError as err:
         response = err.response()
     response.headers = {**headers, **response.headers}
@@ -450,7 +463,12 @@ def _default_home() -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tenant-replicator sim", description="Serve the ARM simulator (HTTPS).")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (see --ready-file)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="0: $TENANT_REPLICATOR_SIM_PORT if set (a restart keeps its endpoint), else a free port",
+    )
     parser.add_argument("--state-file", type=Path, default=_default_home() / "state.json")
     parser.add_argument("--tls-dir", type=Path, default=_default_home() / "tls")
     parser.add_argument(
@@ -458,7 +476,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--reset", action="store_true", help="discard the state file and reseed")
     parser.add_argument(
-        "--preset", choices=generator.PRESET_NAMES, default="contoso", help="seeded tenant (on first start/--reset)"
+        "--preset",
+        choices=generator.PRESET_NAMES,
+        default=os.environ.get("TENANT_REPLICATOR_SIM_PRESET", "contoso"),
+        help="seeded tenant (on first start/--reset; default $TENANT_REPLICATOR_SIM_PRESET or contoso)",
     )
     parser.add_argument("--size", type=int, default=0, help="generate N source resources instead (up to 100k)")
     parser.add_argument("--seed", type=int, default=410, help="generator seed for --preset/--size")
@@ -489,7 +510,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     serve(
         args.host,
-        args.port,
+        args.port or int(os.environ.get("TENANT_REPLICATOR_SIM_PORT") or 0),
         args.state_file,
         args.tls_dir,
         args.ready_file,
