@@ -358,6 +358,7 @@ def rehearse(
     from tenant_replicator import devstack
     from tenant_replicator.graph.store import open_graph
     from tenant_replicator.iac.generate import generate, write_config
+    from tenant_replicator.iac.secrets import ensure_secrets, tf_var_env
     from tenant_replicator.iteration import writable_properties
     from tenant_replicator.scan import read_resources, scan_subscription
     from tenant_replicator.settings import load_settings
@@ -403,12 +404,15 @@ def rehearse(
         timings["seed_s"] = round(time.monotonic() - mark, 3)
 
         mark = time.monotonic()
-        generated = generate(outcome.seeded, outcome.groups, SOURCE, TARGET, nonce, principal_map=principal_map)
+        generated = generate(
+            outcome.seeded, outcome.groups, SOURCE, TARGET, nonce, principal_map=principal_map, emit_secrets=True
+        )
+        ensure_secrets(workdir, generated.variables)  # the rehearsal's own store: <workdir>/secrets
         write_config(generated, tf_dir)
         timings["generate_s"] = round(time.monotonic() - mark, 3)
 
         mark = time.monotonic()
-        env = {**stack.env, "TF_CLI_CONFIG_FILE": str(write_cli_config(workdir / "tfprovider"))}
+        env = {**stack.env, "TF_CLI_CONFIG_FILE": str(write_cli_config(workdir / "tfprovider")), **tf_var_env(tf_dir)}
         terraform = run_terraform(tf_dir, env, apply_timeout)
         timings["terraform_s"] = round(time.monotonic() - mark, 3)
 

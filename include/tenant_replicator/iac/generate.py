@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from tenant_replicator.iac.ids import ParsedId, parse_resource_id, prefixes_longest_first
-from tenant_replicator.iac.naming import global_name, label_for, short_hash
+from tenant_replicator.iac.naming import fits_rule, global_name, label_for, short_hash
+from tenant_replicator.iac.overrides import Overrides, deep_merge
 from tenant_replicator.iac.registry import (
     BODY_KEYS,
     DNS_LABEL,
     FALLBACK_API_VERSION,
     GENERIC_READ_ONLY,
+    SecretSpec,
     TypeInfo,
     lookup,
 )
@@ -43,6 +45,7 @@ RG_TYPE = "Microsoft.Resources/resourceGroups"
 # Characters no ARM resource name may contain (Microsoft Learn, resource name rules: < > % & \\ ? /),
 # plus ':' and '#', which cannot travel in the resource's URL path.
 ARM_NAME_FORBIDDEN = frozenset("<>%&\\?/:#")
+API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(-(preview|privatepreview|alpha|beta))?")
 AZAPI_PROVIDER = {"source": "azure/azapi", "version": "~> 2.0"}
 # Resource groups created and owned by the platform, never replicated (with everything inside).
 PLATFORM_RG_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -65,6 +68,12 @@ class GenerateResult:
     # Children replicated through their parent's body (in name_map, not emitted): {id, type, parent}.
     inline: list[dict[str, str]] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  # Terraform label -> source id
+    # Sensitive variables for write-only properties: {name, kind, id, path} (names only, never values).
+    variables: list[dict[str, str]] = field(default_factory=list)
+    # Adoption of pre-existing target resources: {"azapi_resource.<label>": "<target id>?api-version=..."};
+    # None when the target's resources were not given (then imports.tf.json is left alone).
+    imports: dict[str, str] | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. name_map overrides naming no input resource
 
 
 @dataclass
@@ -235,6 +244,9 @@ def _own_reason(item: _Item, principal_map: Mapping[str, str] | None) -> str | N
     name_reason = _name_reason(item)
     if name_reason:
         return name_reason
+    api = item.payload.get("apiVersion")
+    if api is not None and not (isinstance(api, str) and API_VERSION.fullmatch(api)):
+        return f"unknown api-version {api!r} (expected YYYY-MM-DD[-preview]): no PUT can be written for it"
     declared = str(item.payload.get("type") or "").strip("/")
     if declared and item.parsed.resource_type and declared.lower() != item.parsed.resource_type.lower():
         return f"payload type {declared} disagrees with the type in its id ({item.parsed.resource_type})"
@@ -249,18 +261,25 @@ def _own_reason(item: _Item, principal_map: Mapping[str, str] | None) -> str | N
 
 
 def _skip_reasons(
-    rgs: list[_Item], items: list[_Item], principal_map: Mapping[str, str] | None = None
+    rgs: list[_Item],
+    items: list[_Item],
+    principal_map: Mapping[str, str] | None = None,
+    overrides: Overrides | None = None,
 ) -> tuple[dict[str, str], dict[str, _Item]]:
     """(source id lower -> reason for everything never replicated, child key -> parent carrying it inline)."""
     reasons: dict[str, str] = {}
     for rg in rgs:
-        reason = _rg_skip_reason(rg.payload)
+        reason = overrides.rg_skip_reason(rg.parsed.name or "") if overrides else None
+        reason = reason or _rg_skip_reason(rg.payload)
         if reason:
             reasons[rg.key] = reason
     for item in items:
         p = item.parsed
         rg_key = f"/subscriptions/{p.subscription}/resourcegroups/{p.resource_group}".lower()
-        if p.resource_group and rg_key in reasons:
+        chosen = overrides.skip_reason(item.type, p.resource_group) if overrides else None
+        if chosen:
+            reasons[item.key] = chosen
+        elif p.resource_group and rg_key in reasons:
             reason: str | None = f"in platform-managed resource group {p.resource_group} ({reasons[rg_key]})"
         else:
             reason = _own_reason(item, principal_map)
@@ -287,12 +306,31 @@ def _skip_reasons(
     return reasons, inline
 
 
-def _assign_names(rgs: list[_Item], items: list[_Item], source: str, target: str, nonce: str) -> None:
+def _override_name(item: _Item, name: str) -> str:
+    """A user's target name for ``item``, checked against the rules the generator itself keeps."""
+    rule = item.info.name_rule
+    where = f"overrides name_map[{item.source_id!r}] = {name!r}"
+    if item.info.globally_unique and rule is not None and not fits_rule(name, rule):
+        raise ValueError(
+            f"{where}: breaks the naming rule of {item.type} ({rule.min_len}-{rule.max_len} characters, "
+            f"{'lower-case ' if rule.lowercase else ''}letters and digits{', hyphens' if rule.hyphens else ''})"
+        )
+    bad = sorted(set(name) & ARM_NAME_FORBIDDEN) or [c for c in name if ord(c) < 32]
+    if not name or bad or name.endswith((".", " ")):
+        raise ValueError(f"{where}: not a valid Azure resource name")
+    return name
+
+
+def _assign_names(
+    rgs: list[_Item], items: list[_Item], source: str, target: str, nonce: str, chosen: Mapping[str, str] | None = None
+) -> None:
     used: set[tuple[str, str]] = set()
     for item in rgs + items:
         name = item.parsed.name or ""
         rule = item.info.name_rule
-        if item.info.globally_unique and rule is not None:
+        if chosen and item.key in chosen:
+            name = _override_name(item, chosen[item.key])
+        elif item.info.globally_unique and rule is not None:
             candidate = global_name(name, nonce, rule)
             n = 0
             while (item.type.lower(), candidate.lower()) in used:  # two long names cut to the same stem
@@ -341,6 +379,43 @@ def _assign_target_ids(rgs: list[_Item], items: list[_Item], source: str, target
 
 
 # ---------------------------------------------------------------- emission
+
+
+def _secret_needed(payload: dict[str, Any], spec: SecretSpec) -> bool:
+    if spec.when is not None and not get_path(payload, spec.when):
+        return False
+    return not (spec.unless is not None and get_path(payload, spec.unless) is True)
+
+
+def secret_variable_name(label: str, path: str) -> str:
+    """``secret_<label>_<leaf>``: a valid Terraform variable (and TF_VAR_ suffix), stable per resource."""
+    leaf = re.sub(r"[^a-z0-9_]+", "_", path.rsplit(".", 1)[-1].lower()).strip("_") or "value"
+    return f"secret_{label}_{leaf}"
+
+
+def _set_secret(body: dict[str, Any], path: str, reference: str) -> bool:
+    """Put ``reference`` at ``path`` (leaf created; the parent must exist); False when it does not."""
+    *parents, leaf = path.split(".")
+    node: Any = body
+    for seg in parents:
+        if not isinstance(node, dict):
+            return False
+        node = next((node[k] for k in node if k.lower() == seg.lower()), None)
+    if not isinstance(node, dict):
+        return False
+    for key in [k for k in node if k.lower() == leaf.lower()]:  # a value in the payload is never written out
+        del node[key]
+    node[leaf] = reference
+    return True
+
+
+def _escape_literal(value: Any) -> Any:
+    """A user's patch as literal Terraform JSON (``${`` escaped in keys and strings)."""
+    if isinstance(value, dict):
+        return {_text(k): _escape_literal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_literal(v) for v in value]
+    return _text(value) if isinstance(value, str) else value
 
 
 def _body(
@@ -401,14 +476,24 @@ def generate(
     nonce: str,
     *,
     principal_map: Mapping[str, str] | None = None,
+    overrides: Overrides | None = None,
+    target_resources: Iterable[dict[str, Any]] | None = None,
+    emit_secrets: bool = False,
 ) -> GenerateResult:
     """Terraform JSON (azapi) replicating ``resources`` into the target subscription.
 
     ``principal_map`` (source object id -> target object id, see ``iac.principals``) lets role
-    assignments through; without it they are skipped with the reason. Raises ValueError when source
-    and target are the same subscription (we never write into the source) or when an input ID is
-    malformed / outside the source subscription.
+    assignments through; without it they are skipped with the reason. ``overrides`` (``iac.overrides``)
+    exclude/include, patch bodies, remap locations and names. ``target_resources`` (the target's
+    current ARM payloads) turns every emitted resource whose target ID already exists into an
+    import (``result.imports``). ``emit_secrets`` writes write-only properties (registry
+    ``secret_paths``) as sensitive variables (``result.variables``; values: ``iac.secrets``); off by
+    default because the caller must then feed ``TF_VAR_*`` to terraform. Raises ValueError when
+    source and target are the same subscription (we never write into the source), when an input ID
+    is malformed / outside the source subscription, or when an override is impossible.
     """
+    if overrides is not None and overrides.principals:
+        principal_map = {**overrides.principals, **(principal_map or {})}
     principals = {k.lower(): v for k, v in principal_map.items()} if principal_map is not None else None
     source, target = source_subscription.strip(), target_subscription.strip()
     if not source or not target:
@@ -419,13 +504,14 @@ def generate(
         raise ValueError("a non-empty campaign nonce is required for globally unique names")
 
     rgs, items = _collect(resources, resource_groups, source)
-    reasons, inline = _skip_reasons(rgs, items, principals)
+    reasons, inline = _skip_reasons(rgs, items, principals, overrides)
     skipped = [{"id": i.source_id, "type": i.type, "reason": reasons[i.key]} for i in rgs + items if i.key in reasons]
     inline_items = [i for i in items if i.key in inline]
     rgs = [i for i in rgs if i.key not in reasons]
     items = [i for i in items if i.key not in reasons and i.key not in inline]
 
-    _assign_names(rgs, items, source, target, nonce)
+    chosen_names = overrides.name_map if overrides else None
+    _assign_names(rgs, items, source, target, nonce, chosen_names)
     _assign_labels(rgs + items)
     target_by_id = _assign_target_ids(rgs, items, source, target)
     for child in inline_items:  # addressed below the parent's new id; the parent's PUT creates it
@@ -438,6 +524,7 @@ def generate(
     rw = Rewriter(source, target, {i.key: i.label for i in rgs + items}, target_by_id, {i.key for i in rgs}, renamed)
 
     blocks: dict[str, dict[str, Any]] = {}
+    variables: list[dict[str, str]] = []
     slots: list[Slot] = []
     parent_edges: set[tuple[str, str]] = set()
     for rg in rgs:
@@ -447,7 +534,7 @@ def generate(
             "parent_id": f"/subscriptions/{target}",
         }
         if rg.payload.get("location"):
-            block["location"] = _text(str(rg.payload["location"]))
+            block["location"] = _text(_location(str(rg.payload["location"]), overrides))
         if rg.payload.get("tags"):
             block["tags"] = rw.convert(rg.payload["tags"], rg.source_id, rg.label, (), slots)
         blocks[rg.label] = block
@@ -460,10 +547,19 @@ def generate(
             parent_edges.update((item.label, p.label) for p in parent.parts if isinstance(p, Ref))
             slots.append((block, "parent_id", item.label, False))
         if item.payload.get("location"):
-            block["location"] = _text(str(item.payload["location"]))
+            block["location"] = _text(_location(str(item.payload["location"]), overrides))
         if item.payload.get("tags"):
             block["tags"] = rw.convert(item.payload["tags"], item.source_id, item.label, (), slots)
         body = _body(item, rw, slots, nonce, principals)
+        patch = overrides.patch_for(item.type) if overrides else None
+        if patch:
+            deep_merge(body, _escape_literal(patch))
+        if emit_secrets:
+            for spec in item.info.secret_paths:
+                if _secret_needed(item.payload, spec):
+                    name = secret_variable_name(item.label, spec.path)
+                    if _set_secret(body, spec.path, "${var." + name + "}"):
+                        variables.append({"name": name, "kind": spec.kind, "id": item.source_id, "path": spec.path})
         if body:
             block["body"] = body
         blocks[item.label] = block
@@ -473,6 +569,8 @@ def generate(
         "terraform": {"required_providers": {"azapi": dict(AZAPI_PROVIDER)}},
         "provider": {"azapi": {}},
     }
+    if variables:
+        config["variable"] = {v["name"]: {"type": "string", "sensitive": True} for v in variables}
     if blocks:
         config["resource"] = {"azapi_resource": blocks}
     seen: set[tuple[str, str]] = set()
@@ -490,20 +588,73 @@ def generate(
         unmapped_references=sorted(unmapped, key=lambda r: (r["id"].lower(), r["reference"].lower())),
         resource_count=len(blocks),
         labels={i.label: i.source_id for i in rgs + items},
+        variables=variables,
+        imports=None if target_resources is None else _imports(rgs + items, blocks, target_resources),
+        notes=_unused_name_overrides(chosen_names, rgs + items + inline_items),
     )
 
 
-def dump_config(config: dict[str, Any]) -> str:
-    """``main.tf.json`` text: sorted, one resource block a line (diff-friendly, and the C JSON encoder
-    does the work: pretty-printing with ``indent`` would fall back to Python's and take 5x longer)."""
+def _location(location: str, overrides: Overrides | None) -> str:
+    return overrides.location(location) if overrides else location
+
+
+def _unused_name_overrides(chosen: Mapping[str, str] | None, emitted: list[_Item]) -> list[str]:
+    keys = {i.key for i in emitted}
+    return [f"name_map override for {k} matches no emitted resource" for k in sorted(chosen or {}) if k not in keys]
+
+
+def _imports(
+    emitted: list[_Item], blocks: dict[str, dict[str, Any]], target_resources: Iterable[dict[str, Any]]
+) -> dict[str, str]:
+    """{address: import id} of emitted resources whose target ID already exists in the target."""
+    from tenant_replicator.terraform.imports import import_id
+
+    existing: dict[str, str] = {}
+    for payload in target_resources:
+        rid = _normalise_id(payload.get("id") if isinstance(payload, dict) else None)
+        existing[rid.lower()] = rid
+    found: dict[str, str] = {}
+    for item in emitted:
+        hit = existing.get(item.target_id.lower())
+        if hit is not None:
+            found[f"azapi_resource.{item.label}"] = import_id(hit, blocks[item.label])
+    return dict(sorted(found.items()))
+
+
+def _encoder() -> Callable[[Any], str]:
+    """Compact, key-sorted JSON of one value: msgspec's C encoder (5-10x json's), json as fallback.
+
+    msgspec (already installed with Airflow) writes the same text as ``json.dumps(sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)`` except for float spelling; integers beyond 64 bits,
+    which it refuses, fall back to json.
+    """
     compact = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
+    try:
+        import msgspec
+    except ImportError:  # pragma: no cover - msgspec ships with Airflow
+        return lambda value: json.dumps(value, **compact)
+    encode = msgspec.json.encode
+
+    def dumps(value: Any) -> str:
+        try:
+            return encode(value, order="sorted").decode("utf-8")
+        except (OverflowError, TypeError, msgspec.EncodeError):
+            return json.dumps(value, **compact)
+
+    return dumps
+
+
+def dump_config(config: dict[str, Any]) -> str:
+    """``main.tf.json`` text: sorted, one resource block a line (diff-friendly, and a C encoder does
+    the work: pretty-printing with ``indent`` would fall back to Python's and take 5x longer)."""
+    dumps = _encoder()
     lines = ["{"]
     keys = sorted(config)
     for n, key in enumerate(keys):
         comma = "," if n < len(keys) - 1 else ""
         value = config[key]
         if key != "resource" or not isinstance(value, dict):
-            lines.append(f"{json.dumps(key)}:{json.dumps(value, **compact)}{comma}")
+            lines.append(f"{json.dumps(key)}:{dumps(value)}{comma}")
             continue
         lines.append(f"{json.dumps(key)}:{{")
         kinds = sorted(value)
@@ -512,7 +663,7 @@ def dump_config(config: dict[str, Any]) -> str:
             labels = sorted(value[kind])
             last = len(labels) - 1
             lines.extend(
-                f"{json.dumps(label)}:{json.dumps(value[kind][label], **compact)}{',' if i < last else ''}"
+                f"{json.dumps(label)}:{dumps(value[kind][label])}{',' if i < last else ''}"
                 for i, label in enumerate(labels)
             )
             lines.append("}" + ("," if k < len(kinds) - 1 else ""))
@@ -521,17 +672,66 @@ def dump_config(config: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_config(result: GenerateResult, workdir: Path) -> Path:
-    """Write ``main.tf.json`` (``dump_config``) and ``name_map.json`` (sorted, stable); returns main.tf.json."""
+FORMATS = {"json": "main.tf.json", "hcl": "main.tf"}
+GENERATED_IMPORTS = "generated_imports.json"  # addresses this generator put into imports.tf.json
+
+
+def write_imports(workdir: Path, imports: dict[str, str]) -> dict[str, str]:
+    """Merge adoption imports into ``imports.tf.json`` (``terraform.imports``' file), one block per address.
+
+    Rule when both want the same address: the entry already in ``imports.tf.json`` wins (it was put
+    there by crash adoption, or by us earlier; both name the same target ID), so no address ever
+    gets two ``import`` blocks. Our own earlier entries that no longer apply are removed; the
+    addresses we contributed are remembered in ``generated_imports.json``. Returns the file's entries.
+    """
+    from tenant_replicator.terraform import imports as tf_imports
+
+    workdir = Path(workdir)
+    own_file = workdir / GENERATED_IMPORTS
+    previous = set(json.loads(own_file.read_text(encoding="utf-8"))) if own_file.is_file() else set()
+    current = tf_imports.read_imports(workdir)
+    merged = {a: i for a, i in current.items() if a not in previous or a in imports}
+    for address, import_id in imports.items():
+        merged.setdefault(address, import_id)
+    tf_imports.write_imports(workdir, merged)
+    own_file.write_text(json.dumps(sorted(imports), indent=0) + "\n", encoding="utf-8")
+    return merged
+
+
+def write_config(result: GenerateResult, workdir: Path, fmt: str = "json") -> Path:
+    """Write ``main.tf.json`` (``dump_config``) or ``main.tf`` (``--format hcl``), ``name_map.json``
+    (sorted, stable) and, when the target was given, the adoption imports; returns the config path.
+    The other format's file is removed: Terraform would read both and see every resource twice."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown output format {fmt!r} (expected one of {', '.join(FORMATS)})")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    main = workdir / "main.tf.json"
-    main.write_text(dump_config(result.config), encoding="utf-8")
+    main = workdir / FORMATS[fmt]
+    for other in FORMATS.values():
+        if other != main.name:
+            (workdir / other).unlink(missing_ok=True)
+    if fmt == "hcl":
+        from tenant_replicator.iac.hcl import dump_hcl
+
+        main.write_text(dump_hcl(result.config), encoding="utf-8")
+    else:
+        main.write_text(dump_config(result.config), encoding="utf-8")
     # one C-encoder call, then one entry a line (every key is an ID: it starts with "/subscriptions/")
     text = json.dumps(dict(sorted(result.name_map.items())), separators=(",", ":"), ensure_ascii=False)
     text = text.replace('","/subscriptions/', '",\n"/subscriptions/')
     (workdir / "name_map.json").write_text(text + "\n", encoding="utf-8")
+    if result.imports is not None:
+        write_imports(workdir, result.imports)
     return main
 
 
-__all__ = ["GenerateResult", "generate", "write_config", "dump_config", "break_cycles", "escape"]
+__all__ = [
+    "GenerateResult",
+    "generate",
+    "write_config",
+    "write_imports",
+    "dump_config",
+    "break_cycles",
+    "escape",
+    "secret_variable_name",
+]

@@ -36,6 +36,20 @@ class NameRule:
 
 
 @dataclass(frozen=True)
+class SecretSpec:
+    """A property ARM requires on PUT but never returns on GET (a password, a secret value).
+
+    Written as a sensitive Terraform variable when the payload has ``when`` (truthy) and not
+    ``unless`` (truthy); ``kind`` picks how the campaign generates the value (``iac.secrets``).
+    """
+
+    path: str  # dotted path in the body; its parent object must exist (created only at the leaf)
+    kind: str = "password"  # "password" (Azure complexity rules) or "key" (opaque random value)
+    when: str | None = None  # dotted path that must be truthy in the payload
+    unless: str | None = None  # dotted path that, when truthy, means no secret is needed
+
+
+@dataclass(frozen=True)
 class TypeInfo:
     """What the generator needs to know about one ARM resource type."""
 
@@ -51,6 +65,7 @@ class TypeInfo:
     attachable: bool = False  # managedBy means "attached to" (disks), not "owned by the platform"
     body_transform: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
     principal_paths: tuple[str, ...] = ()  # dotted paths of Entra object ids (need the principal map)
+    secret_paths: tuple[SecretSpec, ...] = ()  # write-only properties: sensitive variables (iac.secrets)
     known: bool = False
 
 
@@ -160,6 +175,18 @@ def _vm_drop_implicit_disk_ids(body: dict[str, Any]) -> None:
             disk.get("managedDisk"), dict
         ):
             disk["managedDisk"].pop("id", None)
+
+
+def _admin_password(os_profile: str) -> SecretSpec:
+    """VM admin password: needed unless the Linux profile disables password authentication."""
+    return SecretSpec(
+        f"{os_profile}.adminPassword",
+        when=f"{os_profile}.adminUsername",
+        unless=f"{os_profile}.linuxConfiguration.disablePasswordAuthentication",
+    )
+
+
+_LOGIN_PASSWORD = SecretSpec("properties.administratorLoginPassword", when="properties.administratorLogin")
 
 
 def _props(names: str, prefix: str = "properties") -> tuple[str, ...]:
@@ -310,6 +337,13 @@ def _entries() -> list[TypeInfo]:
             "2024-03-01",
             read_only=_props("vmId instanceView osProfile.requireGuestProvisionSignal") + ("resources",),
             body_transform=_vm_drop_implicit_disk_ids,
+            secret_paths=(_admin_password("properties.osProfile"),),
+        ),
+        TypeInfo(
+            "Microsoft.Compute/virtualMachineScaleSets",
+            "2024-03-01",
+            read_only=_props("uniqueId timeCreated virtualMachineProfile.timeCreated"),
+            secret_paths=(_admin_password("properties.virtualMachineProfile.osProfile"),),
         ),
         TypeInfo("Microsoft.Compute/virtualMachines/extensions", "2024-03-01", read_only=_props("instanceView")),
         TypeInfo("Microsoft.Compute/availabilitySets", "2024-03-01", read_only=_props("virtualMachines statuses")),
@@ -360,6 +394,8 @@ def _entries() -> list[TypeInfo]:
             "Microsoft.KeyVault/vaults/secrets",
             "2023-07-01",
             read_only=_props("secretUri secretUriWithVersion attributes.created attributes.updated"),
+            # the value is never returned: the target gets a new random one (replace it in the store)
+            secret_paths=(SecretSpec("properties.value", kind="key", when="properties"),),
         ),
         TypeInfo(
             "Microsoft.KeyVault/vaults/keys",
@@ -430,6 +466,9 @@ def _entries() -> list[TypeInfo]:
                 "identityProfile maxAgentPools oidcIssuerProfile.issuerURL"
             )
             + _props("powerState currentOrchestratorVersion nodeImageVersion", "properties.agentPoolProfiles"),
+            secret_paths=(
+                SecretSpec("properties.windowsProfile.adminPassword", when="properties.windowsProfile.adminUsername"),
+            ),
         ),
         TypeInfo(
             "Microsoft.DocumentDB/databaseAccounts",
@@ -448,6 +487,7 @@ def _entries() -> list[TypeInfo]:
             read_only=_props("fullyQualifiedDomainName state privateEndpointConnections workspaceFeature"),
             globally_unique=True,
             name_rule=SQL_SERVER_NAME,
+            secret_paths=(_LOGIN_PASSWORD,),
         ),
         TypeInfo(
             "Microsoft.Sql/servers/databases",
@@ -538,6 +578,7 @@ def _entries() -> list[TypeInfo]:
             read_only=_props("fullyQualifiedDomainName state minorVersion"),
             globally_unique=True,
             name_rule=NameRule(3, 63, hyphens=True),
+            secret_paths=(_LOGIN_PASSWORD,),
         ),
         TypeInfo(
             "Microsoft.DBforMySQL/flexibleServers",
@@ -545,6 +586,7 @@ def _entries() -> list[TypeInfo]:
             read_only=_props("fullyQualifiedDomainName state"),
             globally_unique=True,
             name_rule=NameRule(3, 63, hyphens=True),
+            secret_paths=(_LOGIN_PASSWORD,),
         ),
         TypeInfo(
             "Microsoft.ApiManagement/service",

@@ -131,9 +131,34 @@ ENRICHERS: dict[str, Enricher] = {
 }
 
 
+# Write-only properties: accepted on PUT, never returned on GET (passwords, secret values), as in Azure.
+WRITE_ONLY: dict[str, tuple[str, ...]] = {
+    "microsoft.compute/virtualmachines": ("osProfile.adminPassword",),
+    "microsoft.compute/virtualmachinescalesets": ("virtualMachineProfile.osProfile.adminPassword",),
+    "microsoft.sql/servers": ("administratorLoginPassword",),
+    "microsoft.dbforpostgresql/flexibleservers": ("administratorLoginPassword",),
+    "microsoft.dbformysql/flexibleservers": ("administratorLoginPassword",),
+    "microsoft.containerservice/managedclusters": ("windowsProfile.adminPassword",),
+    "microsoft.keyvault/vaults/secrets": ("value",),
+    "microsoft.automation/automationaccounts/credentials": ("password",),
+}
+
+
+def drop_write_only(full_type: str, props: dict) -> None:
+    """Forget write-only properties before the body is stored (so no GET, journal or snapshot has them)."""
+    for path in WRITE_ONLY.get(full_type.lower(), ()):
+        *parents, leaf = path.split(".")
+        node = props
+        for seg in parents:
+            node = node.get(seg) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+
+
 def enrich(full_type: str, body: dict, previous: dict | None, ctx: Context) -> dict:
     """Add the read-only fields for `full_type` to `body['properties']` (in place; returns body)."""
     props = body.setdefault("properties", {})
+    drop_write_only(full_type, props)
     if not isinstance(props, dict):
         props = body["properties"] = {}
     prev_props = (previous or {}).get("properties") or {}
