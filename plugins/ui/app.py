@@ -22,6 +22,8 @@ from tenant_replicator_airflow.ui import URL_PREFIX, VARIABLE_PREFIX, render
 
 log = logging.getLogger(__name__)
 DEFAULT_DAG_ID = "tenant_replication"
+DRIFT_PREFIX = "tenant_replicator_drift__"  # tenant_replicator.drift.variable_key (not imported: keep the app light)
+DRIFT_DAG_PREFIX = "replication_drift_watch__"
 
 
 class CampaignStore(Protocol):
@@ -61,7 +63,11 @@ class AirflowCampaignStore:
         key = VARIABLE_PREFIX + campaign_id
         with create_session() as session:
             row = session.scalar(select(Variable).where(Variable.key == key))
-            return None if row is None else parse_state(key, row.val)
+            state = None if row is None else parse_state(key, row.val)
+            if state is not None:
+                drift = session.scalar(select(Variable).where(Variable.key == DRIFT_PREFIX + campaign_id))
+                state["drift"] = parse_state(DRIFT_PREFIX + campaign_id, drift.val if drift else None) or {}
+            return state
 
     def all(self) -> list[dict[str, Any]]:
         from airflow.models.variable import Variable
@@ -115,6 +121,8 @@ def dag_of(state: dict[str, Any] | None) -> str:
 
 def campaign_for_run(store: CampaignStore, dag_id: str, run_id: str) -> str | None:
     """Which campaign a DAG run belongs to: its conf names it (or its subscriptions), else a history hit."""
+    if dag_id.startswith(DRIFT_DAG_PREFIX):  # one drift-watch DAG per campaign: the DAG names it
+        return dag_id.removeprefix(DRIFT_DAG_PREFIX)
     conf = store.run_conf(dag_id, run_id) or {}
     if conf.get("campaign_id"):
         return str(conf["campaign_id"]).strip().lower()

@@ -295,6 +295,55 @@ def _history_table(state: dict[str, Any], ui_base: str, highlight_run: str | Non
     )
 
 
+DRIFT_KINDS = (
+    ("source_added", "added in source"),
+    ("source_removed", "removed from source"),
+    ("source_changed", "changed in source"),
+    ("target_changed", "edited in target"),
+    ("target_deleted", "deleted in target"),
+)
+
+
+def drift_table(record: dict[str, Any], ui_base: str, campaign_id: str) -> str:
+    """The drift watch's checks, newest first, beside the fidelity history (Variable tenant_replicator_drift__<id>)."""
+    dag_id = f"replication_drift_watch__{campaign_id}"
+    rows = []
+    for entry in reversed(record.get("history") or []):
+        counts = entry.get("counts") or {}
+        changes = [f"{counts[k]} {label}" for k, label in DRIFT_KINDS if counts.get(k)]
+        if entry.get("baseline"):
+            verdict = '<span class="muted">first check (baseline)</span>'
+        elif entry.get("drifted"):
+            verdict = f'<span class="bad">drifted</span>: {esc(", ".join(changes))}'
+        else:
+            verdict = '<span class="ok">in sync</span>'
+        items = "".join(
+            f"<div><span class='muted'>{esc(dict(DRIFT_KINDS).get(i.get('kind'), i.get('kind')))}</span> "
+            f"<span class='mono'>{esc(_short_id(i.get('id')))}</span></div>"
+            for i in (entry.get("items") or [])[:10]
+        )
+        action = "re-triggered: " + "; ".join(entry.get("reasons") or []) if entry.get("retriggered") else "none"
+        if not entry.get("retriggered") and entry.get("reasons"):
+            action = "not re-triggered: " + "; ".join(entry["reasons"])
+        run_id = str(entry.get("run_id") or "")
+        run_cell = (
+            f'<a class="run-link mono" target="_top" href="{esc(run_href(ui_base, dag_id, run_id))}">{esc(run_id)}</a>'
+            if run_id
+            else "n/a"
+        )
+        rows.append(
+            f'<tr data-drifted="{str(bool(entry.get("drifted"))).lower()}"><td>{esc(entry.get("checked_at"))}</td>'
+            f"<td class='text'>{verdict}{items}</td><td class='num'>{esc(pct(entry.get('fidelity_percent')))}</td>"
+            f"<td class='text'>{esc(action)}</td><td>{run_cell}</td></tr>"
+        )
+    if not rows:
+        return '<p class="muted" id="no-drift">No drift check yet (the drift watch of this campaign has not run).</p>'
+    return (
+        '<table id="drift"><thead><tr><th>checked</th><th>drift</th><th class="num">fidelity</th><th>action</th>'
+        f"<th>DAG run</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _per_type_table(report: dict[str, Any]) -> str:
     per_type = report.get("per_type") or {}
     if not per_type:
@@ -439,6 +488,8 @@ def render_campaign_page(
         f'<div class="kpis">{kpis}</div>'
         f'<section class="card"><h2>Fidelity per iteration</h2>{render_chart(state.get("history") or [], target)}'
         f"{LEGEND}</section>"
+        f'<section class="card" id="drift-history"><h2>Drift since the last converged state</h2>'
+        f"{drift_table(state.get('drift') or {}, ui_base, campaign_id)}</section>"
         f'<section class="card"><h2>Iterations</h2>{_history_table(state, ui_base, highlight_run)}</section>'
         f'<section class="card"><h2>Per resource type</h2>{_per_type_table(report)}</section>'
         f'<section class="card"><h2>Unmatched source resources</h2>{_unmatched_table(report)}</section>'
