@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("tenant_replicator.commands.demo", "run the replication loop on the embedded default to its objective"),
     "scan": ("tenant_replicator.commands.scan", "scan one subscription into the graph"),
     "rehearse": ("tenant_replicator.commands.rehearse", "dry-run an ARM export against the simulator, print fidelity"),
+    "generate": ("tenant_replicator.commands.generate", "azapi Terraform for a subscription (graph or ARM JSON)"),
     "campaigns": ("tenant_replicator.commands.campaigns", "configured campaigns and their state (list, show, pools)"),
 }
 PASS_THROUGH = {"sim": ("tenant_replicator.sim.server", "serve the ARM simulator (`tenant-replicator sim --help`)")}
