@@ -409,15 +409,6 @@ def _set_secret(body: dict[str, Any], path: str, reference: str) -> bool:
     return True
 
 
-def _escape_literal(value: Any) -> Any:
-    """A user's patch as literal Terraform JSON (``${`` escaped in keys and strings)."""
-    if isinstance(value, dict):
-        return {_text(k): _escape_literal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_escape_literal(v) for v in value]
-    return _text(value) if isinstance(value, str) else value
-
-
 def _body(
     item: _Item, rw: Rewriter, slots: list[Slot], nonce: str, principal_map: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -553,7 +544,7 @@ def generate(
         body = _body(item, rw, slots, nonce, principals)
         patch = overrides.patch_for(item.type) if overrides else None
         if patch:
-            deep_merge(body, _escape_literal(patch))
+            deep_merge(body, patch)  # strings are templates as written in HCL
         if emit_secrets:
             for spec in item.info.secret_paths:
                 if _secret_needed(item.payload, spec):

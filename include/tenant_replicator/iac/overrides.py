@@ -11,8 +11,9 @@ Why HCL: the people who tune a replication write Terraform; the file reads like 
     name_map = { "/subscriptions/.../storageAccounts/logs" = "logsprod01" }  # source id -> target name
     principals = { "<source object id>" = "<target object id>" }
 
-Patterns are shell globs, case-insensitive. Patch values are literal (``${`` is escaped, never a
-Terraform reference). Every mistake raises ``OverridesError`` naming the file, the line and the key.
+Patterns are shell globs, case-insensitive. Patch strings are Terraform templates exactly as
+written in HCL (``${var.x}`` interpolates, ``$${`` is a literal ``${``). Every mistake raises
+``OverridesError`` naming the file, the line and the key.
 """
 
 from __future__ import annotations
