@@ -682,10 +682,14 @@ def write_imports(workdir: Path, imports: dict[str, str]) -> dict[str, str]:
     previous = set(json.loads(own_file.read_text(encoding="utf-8"))) if own_file.is_file() else set()
     current = tf_imports.read_imports(workdir)
     merged = {a: i for a, i in current.items() if a not in previous or a in imports}
+    ours = {a for a in imports if a not in merged or a in previous}  # an entry someone else wrote stays theirs
     for address, import_id in imports.items():
         merged.setdefault(address, import_id)
     tf_imports.write_imports(workdir, merged)
-    own_file.write_text(json.dumps(sorted(imports), indent=0) + "\n", encoding="utf-8")
+    if ours:
+        own_file.write_text(json.dumps(sorted(ours), indent=0) + "\n", encoding="utf-8")
+    else:
+        own_file.unlink(missing_ok=True)
     return merged
 
 
