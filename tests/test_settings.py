@@ -47,3 +47,16 @@ def test_positional_construction_still_works(tmp_path: Path) -> None:
 def test_bad_values_are_refused_by_name(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigurationError, match=variable):
         load_settings(env)
+
+
+def test_simulator_flag_for_a_named_host(tmp_path: Path) -> None:
+    """The compose file's simulator is `https://simulator:8443`: not loopback, so it is said explicitly."""
+    named = {"TENANT_REPLICATOR_ARM_ENDPOINT": "https://simulator:8443", "TENANT_REPLICATOR_HOME": str(tmp_path)}
+    assert not load_settings(named).simulator_mode
+    assert load_settings({**named, "TENANT_REPLICATOR_SIMULATOR": "true"}).simulator_mode
+    assert load_settings({"TENANT_REPLICATOR_ARM_ENDPOINT": "https://127.0.0.1:9"}).simulator_mode
+    with pytest.raises(ConfigurationError, match="TENANT_REPLICATOR_SIMULATOR"):
+        load_settings({**named, "TENANT_REPLICATOR_SIMULATOR": "maybe"})
+    # never for Azure's own endpoint: the fixed token must not go there
+    with pytest.raises(ConfigurationError, match="that is Azure"):
+        load_settings({"TENANT_REPLICATOR_SIMULATOR": "1"})

@@ -14,6 +14,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
+# ARM hosts of the Azure clouds: never the simulator
+AZURE_HOST_SUFFIXES = (".azure.com", ".usgovcloudapi.net", ".chinacloudapi.cn", ".azure.us", ".azure.cn")
 
 
 class ConfigurationError(ValueError):
@@ -30,12 +32,17 @@ class Settings:
     # Fields below were added later: defaults keep positional construction working.
     azure_conn_id: str | None = None
     azure_authority_host: str | None = None
+    simulator: bool = False
 
     @property
     def simulator_mode(self) -> bool:
-        """Loopback ARM endpoints are our simulator: they take a fixed token, never real credentials."""
+        """Loopback ARM endpoints are our simulator: they take a fixed token, never real credentials.
+
+        `TENANT_REPLICATOR_SIMULATOR=true` says so for a named host too (the compose file's `simulator`
+        service); it is refused for Azure's own endpoints, so it can never send the fixed token there.
+        """
         host = urlparse(self.arm_endpoint).hostname or ""
-        return host in {"127.0.0.1", "localhost", "::1"}
+        return self.simulator or host in {"127.0.0.1", "localhost", "::1"}
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -51,6 +58,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     authority = (env.get("TENANT_REPLICATOR_AZURE_AUTHORITY_HOST") or "").strip().rstrip("/") or None
     if authority and urlparse(authority if "://" in authority else f"https://{authority}").scheme != "https":
         raise ConfigurationError(f"TENANT_REPLICATOR_AZURE_AUTHORITY_HOST={authority!r} must be an https host")
+    simulator = _flag(env.get("TENANT_REPLICATOR_SIMULATOR"), "TENANT_REPLICATOR_SIMULATOR")
+    if simulator and (parsed.hostname or "").endswith(AZURE_HOST_SUFFIXES):
+        raise ConfigurationError(
+            f"TENANT_REPLICATOR_SIMULATOR=true with TENANT_REPLICATOR_ARM_ENDPOINT={endpoint!r}: that is Azure, "
+            "not the simulator"
+        )
     return Settings(
         arm_endpoint=endpoint,
         arm_ca_file=ca_file,
@@ -59,4 +72,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         home=home,
         azure_conn_id=(env.get("TENANT_REPLICATOR_AZURE_CONN_ID") or "").strip() or None,
         azure_authority_host=authority,
+        simulator=simulator,
     )
+
+
+def _flag(value: str | None, name: str) -> bool:
+    text = (value or "").strip().lower()
+    if text in {"", "0", "false", "no", "off"}:
+        return False
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    raise ConfigurationError(f"{name}={value!r} is not a boolean (true/false)")
