@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rehearse": ("tenant_replicator.commands.rehearse", "dry-run an ARM export against the simulator, print fidelity"),
     "generate": ("tenant_replicator.commands.generate", "azapi Terraform for a subscription (graph or ARM JSON)"),
     "campaigns": ("tenant_replicator.commands.campaigns", "configured campaigns and their state (list, show, pools)"),
+    "doctor": ("tenant_replicator.commands.doctor", "check terraform, provider, graph, Slack and Azure access"),
 }
 PASS_THROUGH = {"sim": ("tenant_replicator.sim.server", "serve the ARM simulator (`tenant-replicator sim --help`)")}
 
