@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from tenant_replicator import iteration, notify
+from tenant_replicator.campaign import CampaignStateError, check_state
 from tenant_replicator_airflow.notifiers.slack import run_url, send_slack
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,11 @@ def record_iteration(context: dict[str, Any]) -> dict[str, Any]:
     target_scan = ti.xcom_pull(task_ids="scan_target")
     fidelity = ti.xcom_pull(task_ids="fidelity")
     key = variable_key(ctx["campaign_id"])
-    state = Variable.get(key, default=None, deserialize_json=True)
+    try:
+        state = Variable.get(key, default=None, deserialize_json=True)
+    except ValueError as error:  # not JSON
+        raise CampaignStateError(f"Variable {key} is not valid JSON ({error}): nothing recorded") from None
+    state = check_state(state, f"in Variable {key}")
     previous_per_type = ((state or {}).get("last_report") or {}).get("per_type", {})
     state, decision = iteration.record(state, ctx, apply_summary, target_scan, fidelity)
     # what the campaign page and the status DAG show, bounded so the Variable stays small

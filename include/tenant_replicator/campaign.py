@@ -28,6 +28,33 @@ class CampaignInputError(ValueError):
     """A campaign parameter is missing or wrong; the message names it."""
 
 
+class CampaignStateError(ValueError):
+    """The recorded campaign state is corrupted; recording over it would lose or invent counters."""
+
+
+def check_state(state: Any, where: str) -> dict[str, Any] | None:
+    """The recorded state if it has the shape `record` folds into (None: no state yet), else CampaignStateError."""
+    if state is None:
+        return None
+    problems = []
+    if not isinstance(state, dict):
+        problems.append(f"is a {type(state).__name__}, not an object")
+    else:
+        if not isinstance(state.get("history", []), list) or not all(
+            isinstance(h, dict) and isinstance(h.get("iteration"), int) for h in state.get("history", [])
+        ):
+            problems.append("'history' is not a list of iterations")
+        for name in ("iteration", "consecutive_successes"):
+            if name in state and (not isinstance(state[name], int) or isinstance(state[name], bool) or state[name] < 0):
+                problems.append(f"{name!r}={state[name]!r} is not a count")
+    if problems:
+        raise CampaignStateError(
+            f"campaign state {where} is corrupted ({'; '.join(problems)}): nothing recorded. "
+            "Restore it from a backup or delete it to start a new chain."
+        )
+    return state
+
+
 @dataclass(frozen=True)
 class Objective:
     fidelity_percent: float = 95.0

@@ -208,6 +208,7 @@ def record(
             "max_hours": ctx["objective"]["max_hours"],
         }
     )
+    state = campaigns.check_state(state, f"of campaign {ctx['campaign_id']}")
     if state is None or state.get("started_at") != ctx["started_at"]:
         state = campaigns.new_state(spec, ctx["started_at"])  # a new chain of this campaign
     outcome = campaigns.iteration_outcome(

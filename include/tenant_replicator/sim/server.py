@@ -191,7 +191,11 @@ def _authenticate(authorization: str | None) -> None:
 
 
 def _fault_response(fault: dict) -> arm.Response:
+    """An injected answer; a rule with `body` answers exactly that JSON (malformed payloads: any status,
+    e.g. `{"status": 200, "body": {"value": "not a list"}}`)."""
     status = int(fault.get("status", 429))
+    if "body" in fault:
+        return arm.Response(status, fault["body"])
     default = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(status, "InternalServerError")
     code = str(fault.get("code") or default)
     message = str(fault.get("message") or f"Injected fault {status} {code}.")
@@ -267,7 +271,7 @@ def _lro_hook(store: Store, req: arm.Request) -> arm.Response:
 
 def _faults_hook(store: Store, req: arm.Request) -> arm.Response:
     """`POST /_sim/faults` with `{"faults": [{"method", "path_contains", "status", "code", "retry_after",
-    "times", "drop", "async_error"}], "random": {...}}` arms one-shot rules (each consumed after `times`
+    "times", "drop", "async_error", "body"}], "random": {...}}` arms one-shot rules (each consumed after `times`
     matches) and/or replaces the random fault config (see `faults.py`); `DELETE` clears both."""
     with store.lock:
         if req.method == "POST":
