@@ -2,12 +2,16 @@
 
 scan source -> generate azapi Terraform -> plan/apply (one converging state per campaign) ->
 rescan target -> fidelity -> record -> continue? -> trigger the next iteration.
+With the ``stacks`` param the generated config is split per resource group and applied by mapped
+tasks in dependency waves (docs/STACKS.md); ``apply`` then publishes their merged summary, so
+every later step reads one ``apply_summary`` either way. Off, the wave tasks are skipped.
 The counters travel in the next run's conf (replayable from the UI); the campaign Variable
 `tenant_replication__<campaign_id>` is the durable record with the bounded history.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from airflow.providers.standard.operators.python import ShortCircuitOperator
@@ -18,8 +22,12 @@ from tenant_replicator_airflow.notifiers.slack import DEFAULT_SLACK_CONN_ID, Tas
 from tenant_replicator_airflow.operators.terraform_apply import TerraformApplyOperator
 from tenant_replicator_airflow.sensors.fidelity import FidelitySensor
 
+log = logging.getLogger(__name__)
 DAG_ID = "tenant_replication"
 PREPARE = "{{ ti.xcom_pull(task_ids='prepare') }}"
+TF_DIR = "{{ ti.xcom_pull(task_ids='prepare')['tf_dir'] }}"
+CLI_CONFIG = "{{ ti.xcom_pull(task_ids='prepare')['cli_config_file'] }}"
+STACK_WAVES = 3  # wave tasks in the graph; deeper stack levels fold into the last wave
 
 with DAG(
     dag_id=DAG_ID,
@@ -50,6 +58,7 @@ with DAG(
             False, type="boolean", description="import same-ID target resources this campaign did not create"
         ),
         "backend_conn_id": Param("", type="string", description="azurerm state backend connection; empty = local"),
+        "stacks": Param(False, type="boolean", description="one state per resource group, applied in parallel"),
         "iteration": Param(0, type="integer", minimum=0, description="Set by the chain; 0 starts a new chain"),
         "consecutive_successes": Param(0, type="integer", minimum=0, description="Set by the chain"),
         "started_at": Param("", type="string", description="Set by the chain (ISO time the chain began)"),
@@ -81,16 +90,54 @@ with DAG(
 
         return iteration.generate(load_settings(), ctx)
 
+    @task(multiple_outputs=False)
+    def stack_wave(ctx: dict[str, Any], generated: dict[str, Any], wave: int, **context: Any) -> list[dict[str, str]]:
+        """Stacks mode: (re)write the per-resource-group directories; this wave's stacks to map over."""
+        from pathlib import Path
+
+        from tenant_replicator.terraform.stacks import effective_mode, prepare_stacks
+
+        root = Path(ctx["campaign_dir"]) / "stacks"
+        use_stacks, warning = effective_mode(bool(context["params"]["stacks"]), Path(ctx["tf_dir"]), root)
+        if warning:
+            log.warning(warning)
+        if not use_stacks:
+            return []  # the mapped apply of this wave expands to nothing: skipped
+        plan = prepare_stacks(Path(ctx["tf_dir"]), root, ctx["campaign_id"], STACK_WAVES)
+        return plan[f"wave_{wave}"]
+
+    # terraform settings shared by the single-state apply and every stack
+    apply_settings: dict[str, Any] = {
+        "cli_config_file": CLI_CONFIG,
+        "timeout": "{{ params.apply_timeout_s }}",
+        "allow_destroy": "{{ params.allow_destroy }}",
+        "adopt_existing": "{{ params.adopt_existing }}",
+        "deferrable": "{{ params.apply_deferrable }}",
+        "backend_conn_id": "{{ params.backend_conn_id }}",
+        "campaign_tf_dir": TF_DIR,
+    }
+
+    @task(trigger_rule="all_done", multiple_outputs=False)
+    def merge_stacks(**context: Any) -> dict[str, Any] | None:
+        """The wave tasks' summaries as one (None when stacks are off or nothing was split)."""
+        from pathlib import Path
+
+        from tenant_replicator.terraform.stacks import collect, merge_summaries
+
+        ti = context["ti"]
+        waves = [ti.xcom_pull(task_ids=f"stacks_wave_{i}") or [] for i in range(STACK_WAVES)]
+        if not any(waves):
+            return None
+        names = [[Path(stack["working_dir"]).name for stack in wave] for wave in waves]
+        summaries, errors = collect(names, lambda t, key, i: ti.xcom_pull(task_ids=t, key=key, map_indexes=i))
+        return merge_summaries(summaries, errors)
+
     apply = TerraformApplyOperator(
         task_id="apply",
-        working_dir="{{ ti.xcom_pull(task_ids='prepare')['tf_dir'] }}",
-        cli_config_file="{{ ti.xcom_pull(task_ids='prepare')['cli_config_file'] }}",
-        timeout="{{ params.apply_timeout_s }}",
-        allow_destroy="{{ params.allow_destroy }}",
-        adopt_existing="{{ params.adopt_existing }}",
-        deferrable="{{ params.apply_deferrable }}",
-        backend_conn_id="{{ params.backend_conn_id }}",
+        working_dir=TF_DIR,
         backend_key="{{ ti.xcom_pull(task_ids='prepare')['campaign_id'] }}.tfstate",
+        stack_summary="{{ ti.xcom_pull(task_ids='merge_stacks') }}",
+        **apply_settings,
     )
 
     @task(trigger_rule="all_done", multiple_outputs=False)
@@ -143,8 +190,20 @@ with DAG(
     ctx = prepare()
     source_scan = scan_source(ctx)
     generated = generate(ctx, source_scan)
+    stack_lists = [stack_wave.override(task_id=f"stacks_wave_{i}")(ctx, generated, i) for i in range(STACK_WAVES)]
+    waves = [
+        TerraformApplyOperator.partial(
+            task_id=f"apply_stacks_{i}", trigger_rule="all_done_min_one_success", **apply_settings
+        ).expand_kwargs(stack_lists[i])
+        for i in range(STACK_WAVES)
+    ]
+    merged = merge_stacks()
     target_scan = scan_target()
     recorded = record()
-    steps = [ctx, source_scan, generated, apply, target_scan, fidelity, recorded, should_continue, trigger_next]
+    steps = [ctx, source_scan, generated, *stack_lists, *waves, merged, apply, target_scan, fidelity, recorded]
+    steps += [should_continue, trigger_next]
+    for earlier, later in zip(waves, waves[1:], strict=False):
+        earlier >> later
+    waves[-1] >> merged >> apply
     generated >> apply >> target_scan >> fidelity >> recorded >> should_continue >> trigger_next
     steps >> iteration_failed()

@@ -41,6 +41,10 @@ class TerraformApplyOperator(BaseOperator):
     :param backend_conn_id: Airflow connection of an azurerm state backend (see terraform/backend.py).
     :param backend_key: state blob name when the connection has no ``key``.
     :param deferrable: run terraform detached and wait in the triggerer (no worker slot held).
+    :param campaign_tf_dir: the campaign's Terraform directory whose secret store gives ``TF_VAR_*`` for
+        sensitive variables (``iac.secrets.tf_var_env``); default ``working_dir`` (a stack passes the campaign's).
+    :param stack_summary: stacks mode: the merged summary of the per-stack applies; when set, it is
+        published with the same XCom key and failure semantics instead of running terraform here.
     """
 
     template_fields: Sequence[str] = (
@@ -55,6 +59,8 @@ class TerraformApplyOperator(BaseOperator):
         "backend_key",
         "deferrable",
         "adopt_existing",
+        "campaign_tf_dir",
+        "stack_summary",
     )
     ui_color = "#7b42bc"
 
@@ -76,6 +82,8 @@ class TerraformApplyOperator(BaseOperator):
         poll_interval: float = 5.0,
         grace_s: float = DEFAULT_GRACE_S,
         max_failed_listed: int = 20,
+        campaign_tf_dir: str | None = None,
+        stack_summary: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -86,9 +94,15 @@ class TerraformApplyOperator(BaseOperator):
         self.backend_conn_id, self.backend_key = backend_conn_id, backend_key
         self.deferrable, self.poll_interval, self.grace_s = deferrable, poll_interval, grace_s
         self.max_failed_listed = max_failed_listed
+        self.campaign_tf_dir, self.stack_summary = campaign_tf_dir, stack_summary
         self._terraform: Terraform | None = None
 
     def execute(self, context: Any) -> dict[str, Any] | None:
+        if isinstance(self.stack_summary, dict) and self.stack_summary:
+            self.log.info(
+                "stacks mode: publishing the merged summary of %d stack(s)", len(self.stack_summary["stacks"])
+            )
+            return self._finish(context, self.stack_summary)
         workdir = self._workdir()
         env = self._environment(workdir)
         options = self._options()
@@ -149,7 +163,11 @@ class TerraformApplyOperator(BaseOperator):
         return workdir
 
     def _environment(self, workdir: Path) -> dict[str, str]:
-        env = {str(k): str(v) for k, v in (self.env or {}).items()}
+        """Secret TF_VAR_* of the campaign, then ``env`` and ``variables``; never logged."""
+        from tenant_replicator.iac.secrets import tf_var_env
+
+        env = tf_var_env(Path(str(self.campaign_tf_dir or workdir)))
+        env.update({str(k): str(v) for k, v in (self.env or {}).items()})
         env.update({f"TF_VAR_{k}": v if isinstance(v, str) else json.dumps(v) for k, v in self.variables.items()})
         if self.cli_config_file:
             env["TF_CLI_CONFIG_FILE"] = str(self.cli_config_file)

@@ -5,6 +5,7 @@ from tenant_replicator.terraform.process import ManagedProcess, ProcessResult, r
 from tenant_replicator.terraform.runner import (
     ApplyResult,
     PlanResult,
+    ProviderCrashed,
     Terraform,
     TerraformError,
     TerraformFailed,
@@ -17,6 +18,7 @@ __all__ = [
     "ManagedProcess",
     "PlanResult",
     "ProcessResult",
+    "ProviderCrashed",
     "Terraform",
     "TerraformError",
     "TerraformFailed",

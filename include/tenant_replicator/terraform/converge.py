@@ -262,6 +262,7 @@ def outcome_fields(
         "destroy_refused": refused[:max_listed],
         "destroy_refused_count": len(refused),
         "provider_crashed": bool(result and _provider_crashed(result)),
+        "provider_crash": (result.provider_crash if result else [])[:5],
     }
     if refused:
         fields["ok"] = False
@@ -269,6 +270,9 @@ def outcome_fields(
 
 
 def _provider_crashed(result: ApplyResult) -> bool:
+    """The provider's death on stderr (TF_LOG=ERROR: plugin exit, panic, gRPC), or in the -json stream."""
+    if result.provider_crash:
+        return True
     texts = [f"{d.get('summary', '')} {d.get('detail', '')}" for d in result.diagnostics]
     texts += [str(f.get("summary", "")) + " " + str(f.get("detail", "")) for f in result.failed]
     return any(marker in text for text in texts for marker in _CRASH_MARKERS)

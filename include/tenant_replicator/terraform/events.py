@@ -203,3 +203,24 @@ def _failed_entries(errored: dict[str, str], diagnostics: list[dict[str, Any]]) 
             }
         )
     return entries
+
+
+# What terraform (TF_LOG=ERROR, set by the runner) and the plugin framework print on stderr when a
+# provider process dies: the plugin's exit with an error, a panic, the broken gRPC stream.
+_CRASH_LINE_RE = re.compile(
+    r"plugin process exited:.*error=|plugin exited|panic:|Plugin did not respond|plugin .*crashed"
+    r"|rpc error: code = Unavailable|error reading from server: EOF|transport is closing",
+    re.IGNORECASE,
+)
+_LOG_PREFIX_RE = re.compile(r"^\S+\s+\[(?:ERROR|WARN|INFO|DEBUG|TRACE)\]\s*")
+
+
+def provider_crash_lines(stderr: str, limit: int = 5) -> list[str]:
+    """The stderr lines that say a provider plugin died (log prefix stripped, each <= 300 chars)."""
+    found = []
+    for line in stderr.splitlines():
+        if _CRASH_LINE_RE.search(line):
+            found.append(_LOG_PREFIX_RE.sub("", line.strip())[:300])
+            if len(found) >= limit:
+                break
+    return found

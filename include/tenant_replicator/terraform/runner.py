@@ -18,12 +18,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tenant_replicator.terraform.events import diagnostic_of, summarise_apply, summarise_plan
+from tenant_replicator.terraform.events import diagnostic_of, provider_crash_lines, summarise_apply, summarise_plan
 from tenant_replicator.terraform.process import DEFAULT_GRACE_S, ManagedProcess, ProcessResult
 
 log = logging.getLogger(__name__)
 
 AUTOMATION_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
+# Error-level core logs on stderr: the only place terraform always says a provider process died
+# (``plugin process exited ... error="signal: killed"``); the -json stream may just say "errored".
+DEFAULT_TF_LOG = "ERROR"
 LOCAL_LOCK_INFO = ".terraform.tfstate.lock.info"
 MIN_VERSION = (1, 5)
 
@@ -65,6 +68,10 @@ class TerraformFailed(TerraformError):
 
 class TerraformTooOld(TerraformError):
     """The terraform binary is older than ``MIN_VERSION``."""
+
+
+class ProviderCrashed(TerraformFailed):
+    """A provider plugin died during a command other than apply (apply reports ``provider_crash``)."""
 
 
 class TerraformTimeout(TerraformError):
@@ -112,6 +119,7 @@ class ApplyResult:
     killed: bool = False
     interrupted: bool = False
     duration_s: float = 0.0
+    provider_crash: list[str] = field(default_factory=list)  # stderr lines saying a provider died
 
     @property
     def ok(self) -> bool:
@@ -136,6 +144,8 @@ def terraform_env(env: Mapping[str, str] | None = None, base: Mapping[str, str] 
     merged = dict(os.environ if base is None else base)
     merged.update(env or {})
     merged.update(AUTOMATION_ENV)
+    if not merged.get("TF_LOG"):  # an operator's own TF_LOG (e.g. DEBUG) is kept
+        merged["TF_LOG"] = DEFAULT_TF_LOG
     return merged
 
 
@@ -215,6 +225,7 @@ class Terraform:
                 "terraform validate failed", returncode=result.returncode, stderr=result.stderr
             ) from None
         if result.returncode != 0 or not report.get("valid", False):
+            _raise_if_provider_crashed("validate", result, [diagnostic_of(d) for d in report.get("diagnostics", [])])
             raise TerraformFailed(
                 "configuration is invalid",
                 [diagnostic_of(d) for d in report.get("diagnostics", [])],
@@ -234,6 +245,7 @@ class Terraform:
         summary = summarise_plan(result.lines)
         if result.returncode not in (0, 2):
             errors = [d for d in summary["diagnostics"] if d["severity"] == "error"]
+            _raise_if_provider_crashed("plan", result, errors)
             raise TerraformFailed("terraform plan failed", errors, result.returncode, result.stderr)
         counts = summary["change_summary"]
         return PlanResult(
@@ -283,6 +295,7 @@ class Terraform:
             killed=result.killed,
             interrupted=summary["interrupted"],
             duration_s=result.duration_s,
+            provider_crash=provider_crash_lines(result.stderr) if result.returncode != 0 else [],
         )
 
     def show_state(self, timeout: float | None = 300) -> dict[str, Any]:
@@ -378,6 +391,17 @@ class Terraform:
         return [f"-parallelism={int(parallelism)}"] if parallelism else []
 
 
+def _raise_if_provider_crashed(what: str, result: ProcessResult, diagnostics: list[dict[str, Any]]) -> None:
+    crash = provider_crash_lines(result.stderr)
+    if crash:
+        raise ProviderCrashed(
+            f"the provider plugin crashed during terraform {what} ({crash[-1]})",
+            diagnostics,
+            result.returncode,
+            result.stderr,
+        )
+
+
 def _fcntl_lock_free(path: Path) -> bool:
     """True when no process holds terraform's fcntl write lock on the local state file."""
     import fcntl
@@ -464,7 +488,8 @@ def failure_message(summary: dict[str, Any], max_listed: int = 10) -> str:
             f"by this campaign (not imported; adopt_existing=True imports them: {shown})"
         )
     if summary.get("provider_crashed"):
-        parts.append("the provider plugin crashed")
+        evidence = (summary.get("provider_crash") or [""])[-1]
+        parts.append("the provider plugin crashed" + (f" ({evidence})" if evidence else ""))
     if summary["failed_count"]:
         parts.append(f"{summary['failed_count']} failed")
     if summary["not_started_count"]:

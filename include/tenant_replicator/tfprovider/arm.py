@@ -114,12 +114,23 @@ class ArmClient:
         return path_or_url if urlparse(path_or_url).scheme else self.config.endpoint + path_or_url
 
     def request(
-        self, method: str, path_or_url: str, *, api_version: str | None = None, body: Any = None
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        api_version: str | None = None,
+        body: Any = None,
+        extra_headers: dict[str, str] | None = None,
+        query: dict[str, list[str]] | None = None,
     ) -> requests.Response:
         """One ARM call; 429/5xx and connection errors are retried, honouring Retry-After."""
-        params = {"api-version": api_version} if api_version else None
+        params: dict[str, Any] | None = {**(query or {})} or None
+        if api_version:
+            params = {**(params or {}), "api-version": api_version}
         data = json.dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else None
+        if extra_headers:
+            headers = {**(headers or {}), **extra_headers}
         attempt = 0
         while True:
             try:
@@ -147,9 +158,15 @@ class ArmClient:
         code, message = parse_error(resp.status_code, resp.text)
         raise ArmError(method, resource_id, resp.status_code, code, message)
 
-    def get(self, resource_id: str, api_version: str) -> dict | None:
+    def get(
+        self,
+        resource_id: str,
+        api_version: str,
+        headers: dict[str, str] | None = None,
+        query: dict[str, list[str]] | None = None,
+    ) -> dict | None:
         """GET a resource; ``None`` when ARM says it does not exist (404)."""
-        resp = self.request("GET", resource_id, api_version=api_version)
+        resp = self.request("GET", resource_id, api_version=api_version, extra_headers=headers, query=query)
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:

@@ -461,13 +461,19 @@ class AzapiProvider(Provider):
 
     def default_parent(self, resource_type: str) -> str:
         """azapi's default ``parent_id`` for a resource group: the provider's subscription."""
-        subscription = self.config.get("subscription_id") or os.environ.get("ARM_SUBSCRIPTION_ID")
+        subscription = self.subscription()
         if resource_type.lower() == "microsoft.resources/resourcegroups" and subscription:
             return f"/subscriptions/{subscription}"
         raise InvalidResourceAddress(f"`parent_id` is required for {resource_type}")
 
+    def subscription(self) -> str | None:
+        """The provider's subscription (``subscription_id`` or ``ARM_SUBSCRIPTION_ID``), like azapi."""
+        return self.config.get("subscription_id") or os.environ.get("ARM_SUBSCRIPTION_ID")
+
     def get_data_sources(self) -> list[type[DataSource]]:
-        return []
+        from tenant_replicator.tfprovider.data_source import AzapiResourceDataSource
+
+        return [AzapiResourceDataSource]
 
     def get_resources(self) -> list[type[Resource]]:
         return [AzapiResource]
