@@ -10,7 +10,10 @@ import fnmatch
 import functools
 import gc
 import json
+import os
+import pickle
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -58,9 +61,14 @@ PLATFORM_RG_PATTERNS: tuple[tuple[str, str], ...] = (
 
 @dataclass
 class GenerateResult:
-    """The generated config plus everything a report needs about what was and was not emitted."""
+    """The generated config plus everything a report needs about what was and was not emitted.
 
-    config: dict[str, Any]
+    ``config`` is the Terraform JSON document. A large generation renders resource blocks in worker
+    processes straight to JSON text (``rendered``: label -> text); ``config`` then decodes them on
+    first use, and ``write_config`` writes the text as it is (same bytes as dumping the dicts).
+    """
+
+    base_config: dict[str, Any]
     name_map: dict[str, str]  # source id lower -> target id
     skipped: list[dict[str, str]] = field(default_factory=list)  # {id, type, reason}
     unmapped_references: list[dict[str, str]] = field(default_factory=list)  # {id, reference, rewritten}
@@ -74,6 +82,15 @@ class GenerateResult:
     # None when the target's resources were not given (then imports.tf.json is left alone).
     imports: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)  # e.g. name_map overrides naming no input resource
+    rendered: dict[str, str] | None = None  # label -> compact JSON of its block (parallel generation)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        if self.rendered is not None:
+            decode = _decoder()
+            self.base_config["resource"] = {"azapi_resource": {k: decode(v) for k, v in self.rendered.items()}}
+            self.rendered = None  # from now on the dicts are the truth (a caller may change them)
+        return self.base_config
 
 
 @dataclass
@@ -357,6 +374,9 @@ def _assign_labels(items: list[_Item]) -> None:
 
 def _literal_target(source_id: str, target_by_id: dict[str, str], source: str, target: str) -> str:
     """Target ID of any source ID: the longest already-mapped prefix, else just the subscription swapped."""
+    hit = target_by_id.get(source_id.lower())
+    if hit is not None and not source_id.endswith("/"):  # the usual case: the ID itself is mapped
+        return hit
     for prefix in prefixes_longest_first(source_id):
         hit = target_by_id.get(prefix.lower())
         if hit is not None:
@@ -470,6 +490,7 @@ def generate(
     overrides: Overrides | None = None,
     target_resources: Iterable[dict[str, Any]] | None = None,
     emit_secrets: bool = False,
+    workers: int | None = None,
 ) -> GenerateResult:
     """Terraform JSON (azapi) replicating ``resources`` into the target subscription.
 
@@ -479,7 +500,9 @@ def generate(
     current ARM payloads) turns every emitted resource whose target ID already exists into an
     import (``result.imports``). ``emit_secrets`` writes write-only properties (registry
     ``secret_paths``) as sensitive variables (``result.variables``; values: ``iac.secrets``); off by
-    default because the caller must then feed ``TF_VAR_*`` to terraform. Raises ValueError when
+    default because the caller must then feed ``TF_VAR_*`` to terraform. ``workers``: processes that
+    emit resource blocks (None: 2 when there are at least ``PARALLEL_MIN`` resources and 2 CPUs;
+    the output is byte-identical either way). Raises ValueError when
     source and target are the same subscription (we never write into the source), when an input ID
     is malformed / outside the source subscription, or when an override is impossible.
     """
@@ -529,40 +552,23 @@ def generate(
         if rg.payload.get("tags"):
             block["tags"] = rw.convert(rg.payload["tags"], rg.source_id, rg.label, (), slots)
         blocks[rg.label] = block
-    for item in items:
-        api = item.payload.get("apiVersion") or item.info.default_api_version or FALLBACK_API_VERSION
-        block = {"type": _text(f"{item.type}@{api}"), "name": _text(item.target_name)}
-        parent = rw.leaf(item.parsed.parent or f"/subscriptions/{source}", item.source_id, item.label)
-        block["parent_id"] = parent
-        if isinstance(parent, Tpl):
-            parent_edges.update((item.label, p.label) for p in parent.parts if isinstance(p, Ref))
-            slots.append((block, "parent_id", item.label, False))
-        if item.payload.get("location"):
-            block["location"] = _text(_location(str(item.payload["location"]), overrides))
-        if item.payload.get("tags"):
-            block["tags"] = rw.convert(item.payload["tags"], item.source_id, item.label, (), slots)
-        body = _body(item, rw, slots, nonce, principals)
-        patch = overrides.patch_for(item.type) if overrides else None
-        if patch:
-            deep_merge(body, patch)  # strings are templates as written in HCL
-        if emit_secrets:
-            for spec in item.info.secret_paths:
-                if _secret_needed(item.payload, spec):
-                    name = secret_variable_name(item.label, spec.path)
-                    if _set_secret(body, spec.path, "${var." + name + "}"):
-                        variables.append({"name": name, "kind": spec.kind, "id": item.source_id, "path": spec.path})
-        if body:
-            block["body"] = body
-        blocks[item.label] = block
-
-    patch_slots(slots, break_cycles(parent_edges, rw.edges - parent_edges))
+    emission = _Emission(rw, source, nonce, principals, overrides, emit_secrets)
+    emission.blocks, emission.slots, emission.parent_edges = blocks, slots, parent_edges
+    rendered: dict[str, str] | None = None
+    if _use_workers(workers, len(items)):
+        rendered, child_variables = _emit_forked(emission, items)
+        variables.extend(emission.variables + child_variables)
+    else:
+        emission.emit(items)
+        patch_slots(slots, break_cycles(parent_edges, rw.edges - parent_edges))
+        variables.extend(emission.variables)
     config: dict[str, Any] = {
         "terraform": {"required_providers": {"azapi": dict(AZAPI_PROVIDER)}},
         "provider": {"azapi": {}},
     }
     if variables:
         config["variable"] = {v["name"]: {"type": "string", "sensitive": True} for v in variables}
-    if blocks:
+    if blocks and rendered is None:
         config["resource"] = {"azapi_resource": blocks}
     seen: set[tuple[str, str]] = set()
     unmapped = []
@@ -572,17 +578,159 @@ def generate(
             seen.add(key)
             unmapped.append(ref)
     return GenerateResult(
-        config=config,
+        base_config=config,
         name_map={i.key: i.target_id for i in rgs + items + inline_items},
         skipped=skipped,
         inline=[{"id": i.source_id, "type": i.type, "parent": inline[i.key].source_id} for i in inline_items],
         unmapped_references=sorted(unmapped, key=lambda r: (r["id"].lower(), r["reference"].lower())),
-        resource_count=len(blocks),
+        resource_count=len(blocks) if rendered is None else len(rendered),
         labels={i.label: i.source_id for i in rgs + items},
         variables=variables,
-        imports=None if target_resources is None else _imports(rgs + items, blocks, target_resources),
+        imports=None if target_resources is None else _imports(rgs + items, target_resources),
         notes=_unused_name_overrides(chosen_names, rgs + items + inline_items),
+        rendered=rendered,
     )
+
+
+def _api(item: _Item) -> str:
+    return item.payload.get("apiVersion") or item.info.default_api_version or FALLBACK_API_VERSION
+
+
+PARALLEL_MIN = 20_000  # below this, forking costs more than it saves
+
+
+class _Emission:
+    """Resource blocks of a list of planned items, with the templates and edges still to resolve."""
+
+    def __init__(
+        self,
+        rw: Rewriter,
+        source: str,
+        nonce: str,
+        principals: Mapping[str, str] | None,
+        overrides: Overrides | None,
+        emit_secrets: bool,
+    ) -> None:
+        self.rw, self.source, self.nonce, self.principals = rw, source, nonce, principals
+        self.overrides, self.emit_secrets = overrides, emit_secrets
+        self.blocks: dict[str, dict[str, Any]] = {}
+        self.slots: list[Slot] = []
+        self.parent_edges: set[tuple[str, str]] = set()
+        self.variables: list[dict[str, str]] = []
+
+    def emit(self, items: list[_Item]) -> None:
+        for item in items:
+            block = {"type": _text(f"{item.type}@{_api(item)}"), "name": _text(item.target_name)}
+            parent = self.rw.leaf(item.parsed.parent or f"/subscriptions/{self.source}", item.source_id, item.label)
+            block["parent_id"] = parent
+            if isinstance(parent, Tpl):
+                self.parent_edges.update((item.label, p.label) for p in parent.parts if isinstance(p, Ref))
+                self.slots.append((block, "parent_id", item.label, False))
+            if item.payload.get("location"):
+                block["location"] = _text(_location(str(item.payload["location"]), self.overrides))
+            if item.payload.get("tags"):
+                block["tags"] = self.rw.convert(item.payload["tags"], item.source_id, item.label, (), self.slots)
+            body = _body(item, self.rw, self.slots, self.nonce, self.principals)
+            patch = self.overrides.patch_for(item.type) if self.overrides else None
+            if patch:
+                deep_merge(body, patch)  # strings are templates as written in HCL
+            if self.emit_secrets:
+                for spec in item.info.secret_paths:
+                    if _secret_needed(item.payload, spec):
+                        name = secret_variable_name(item.label, spec.path)
+                        if _set_secret(body, spec.path, "${var." + name + "}"):
+                            self.variables.append(
+                                {"name": name, "kind": spec.kind, "id": item.source_id, "path": spec.path}
+                            )
+            if body:
+                block["body"] = body
+            self.blocks[item.label] = block
+
+    def render(self, literal_edges: set[tuple[str, str]]) -> dict[str, str]:
+        """Resolve templates and encode every block (label -> compact sorted JSON)."""
+        patch_slots(self.slots, literal_edges)
+        dumps = _encoder()
+        return {label: dumps(block) for label, block in self.blocks.items()}
+
+
+def _use_workers(workers: int | None, count: int) -> bool:
+    if workers is not None:
+        return workers > 1
+    # Forking a process that runs other threads can copy a lock held by one of them: auto mode only
+    # forks a single-threaded process (workers=2 asks for it explicitly).
+    alone = threading.active_count() == 1
+    return count >= PARALLEL_MIN and (os.cpu_count() or 1) >= 2 and hasattr(os, "fork") and alone
+
+
+def _send(fd: int, value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    with os.fdopen(os.dup(fd), "wb") as out:
+        out.write(len(data).to_bytes(8, "big"))
+        out.write(data)
+
+
+def _recv(fd: int) -> Any:
+    with os.fdopen(os.dup(fd), "rb") as inp:
+        size = int.from_bytes(inp.read(8), "big")
+        data = inp.read(size)
+    if len(data) != size:
+        raise RuntimeError("the generation worker ended early (killed or out of memory)")
+    return pickle.loads(data)  # noqa: S301 - our own forked child, over a private pipe
+
+
+def _emit_forked(emission: _Emission, items: list[_Item]) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """Emit the first half here and the second in a forked child; byte-identical to ``emit`` + render.
+
+    The child inherits the plan (fork: nothing pickled on the way in) and sends back its edges; the
+    parent breaks cycles over all edges, sends the literal edges to the child, and both render
+    their blocks to JSON text. Returns (label -> JSON text, the child's variables).
+    """
+    half = len(items) // 2
+    to_parent_r, to_parent_w = os.pipe()
+    to_child_r, to_child_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            os.close(to_parent_r)
+            os.close(to_child_w)
+            emission.blocks, emission.slots, emission.parent_edges = {}, [], set()  # the parent has the groups
+            emission.emit(items[half:])
+            rw = emission.rw
+            _send(to_parent_w, ("ok", emission.parent_edges, rw.edges, rw.unmapped, emission.variables))
+            literal = _recv(to_child_r)
+            _send(to_parent_w, emission.render(literal))
+        except BaseException as error:  # report, then leave without running the parent's cleanup
+            code = 1
+            try:
+                _send(to_parent_w, ("error", f"{type(error).__name__}: {error}"))
+            except BaseException:
+                pass
+        finally:
+            os._exit(code)
+    os.close(to_parent_w)
+    os.close(to_child_r)
+    try:
+        emission.emit(items[:half])
+        first = _recv(to_parent_r)
+        if first[0] != "ok":
+            raise RuntimeError(f"generation worker failed: {first[1]}")
+        _, child_parent_edges, child_edges, child_unmapped, child_variables = first
+        parent_edges = emission.parent_edges | child_parent_edges
+        emission.rw.edges |= child_edges
+        emission.rw.unmapped.extend(child_unmapped)
+        literal = break_cycles(parent_edges, emission.rw.edges - parent_edges)
+        _send(to_child_w, literal)
+        rendered = emission.render(literal)
+        child_rendered = _recv(to_parent_r)
+        if isinstance(child_rendered, tuple):
+            raise RuntimeError(f"generation worker failed: {child_rendered[1]}")
+        rendered.update(child_rendered)
+        return rendered, child_variables
+    finally:
+        os.close(to_parent_r)
+        os.close(to_child_w)
+        os.waitpid(pid, 0)
 
 
 def _location(location: str, overrides: Overrides | None) -> str:
@@ -594,9 +742,7 @@ def _unused_name_overrides(chosen: Mapping[str, str] | None, emitted: list[_Item
     return [f"name_map override for {k} matches no emitted resource" for k in sorted(chosen or {}) if k not in keys]
 
 
-def _imports(
-    emitted: list[_Item], blocks: dict[str, dict[str, Any]], target_resources: Iterable[dict[str, Any]]
-) -> dict[str, str]:
+def _imports(emitted: list[_Item], target_resources: Iterable[dict[str, Any]]) -> dict[str, str]:
     """{address: import id} of emitted resources whose target ID already exists in the target."""
     from tenant_replicator.terraform.imports import import_id
 
@@ -608,7 +754,7 @@ def _imports(
     for item in emitted:
         hit = existing.get(item.target_id.lower())
         if hit is not None:
-            found[f"azapi_resource.{item.label}"] = import_id(hit, blocks[item.label])
+            found[f"azapi_resource.{item.label}"] = import_id(hit, {"type": f"{item.type}@{_api(item)}"})
     return dict(sorted(found.items()))
 
 
@@ -635,10 +781,31 @@ def _encoder() -> Callable[[Any], str]:
     return dumps
 
 
-def dump_config(config: dict[str, Any]) -> str:
+def _decoder() -> Callable[[str], Any]:
+    try:
+        import msgspec
+    except ImportError:  # pragma: no cover - msgspec ships with Airflow
+        return json.loads
+    decode = msgspec.json.decode
+
+    def loads(text: str) -> Any:
+        try:
+            return decode(text)
+        except (msgspec.DecodeError, OverflowError, ValueError):
+            return json.loads(text)
+
+    return loads
+
+
+def dump_config(config: dict[str, Any], rendered: Mapping[str, str] | None = None) -> str:
     """``main.tf.json`` text: sorted, one resource block a line (diff-friendly, and a C encoder does
-    the work: pretty-printing with ``indent`` would fall back to Python's and take 5x longer)."""
+    the work: pretty-printing with ``indent`` would fall back to Python's and take 5x longer).
+    ``rendered``: azapi_resource blocks already encoded by ``dumps`` (parallel generation)."""
     dumps = _encoder()
+    encode_block = dumps
+    if rendered is not None:
+        config = {**config, "resource": {"azapi_resource": rendered}}
+        encode_block = str
     lines = ["{"]
     keys = sorted(config)
     for n, key in enumerate(keys):
@@ -654,7 +821,7 @@ def dump_config(config: dict[str, Any]) -> str:
             labels = sorted(value[kind])
             last = len(labels) - 1
             lines.extend(
-                f"{json.dumps(label)}:{dumps(value[kind][label])}{',' if i < last else ''}"
+                f"{json.dumps(label)}:{encode_block(value[kind][label])}{',' if i < last else ''}"
                 for i, label in enumerate(labels)
             )
             lines.append("}" + ("," if k < len(kinds) - 1 else ""))
@@ -709,6 +876,8 @@ def write_config(result: GenerateResult, workdir: Path, fmt: str = "json") -> Pa
         from tenant_replicator.iac.hcl import dump_hcl
 
         main.write_text(dump_hcl(result.config), encoding="utf-8")
+    elif result.rendered is not None:
+        main.write_text(dump_config(result.base_config, result.rendered), encoding="utf-8")
     else:
         main.write_text(dump_config(result.config), encoding="utf-8")
     # one C-encoder call, then one entry a line (every key is an ID: it starts with "/subscriptions/")

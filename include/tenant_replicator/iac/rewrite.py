@@ -368,6 +368,12 @@ class Rewriter:
         return Tpl(tuple(parts))
 
     def _resolve(self, ref_id: str, owner_id: str, owner_label: str) -> str | Ref:
+        whole = ref_id.lower()
+        label = self.label_by_id.get(whole) if not whole.endswith("/") else None
+        if label is not None:  # the usual case: the whole ID is an emitted resource (no prefix list built)
+            if label != owner_label:
+                self.edges.add((owner_label, label))
+            return Ref(label, self.target_by_id[whole], "")
         for prefix in prefixes_longest_first(ref_id):
             key = prefix.lower()
             label = self.label_by_id.get(key)
