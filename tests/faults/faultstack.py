@@ -119,7 +119,10 @@ def service(stack: devstack.Stack, name: str) -> devstack.Service:
 def sigkill(svc: devstack.Service) -> None:
     """SIGKILL to the service's whole process group (what a crashed machine or OOM killer does)."""
     assert svc.process is not None
-    os.killpg(svc.process.pid, signal.SIGKILL)
+    try:
+        os.killpg(svc.process.pid, signal.SIGKILL)
+    except ProcessLookupError:  # already dead
+        pass
     svc.process.wait(timeout=30)
 
 
@@ -228,16 +231,22 @@ def claimed_done(stack: devstack.Stack, campaign_id: str, report: dict[str, Any]
     return sorted({str(t) for s, t in name_map.items() if s.lower() not in excluded})
 
 
-def arm_exists(stack: devstack.Stack, resource_id: str) -> bool:
+def arm_exists(stack: devstack.Stack, resource_id: str, api_version: str = "2024-03-01") -> bool:
+    """GET by id; on NoRegisteredProviderFound retry with a version ARM says it supports (as clients do)."""
+    import re
     import urllib.error
 
     try:
-        stack.sim_call("GET", f"{resource_id}?api-version=2024-03-01")
+        stack.sim_call("GET", f"{resource_id}?api-version={api_version}")
         return True
     except urllib.error.HTTPError as error:
         if error.code == 404:
             return False
-        raise
+        text = error.read().decode(errors="replace")
+        supported = re.search(r"supported api-versions are '([^',]+)", text)
+        if error.code == 400 and supported and supported.group(1) != api_version:
+            return arm_exists(stack, resource_id, supported.group(1))
+        raise AssertionError(f"GET {resource_id}: {error.code} {text[:300]}") from None
 
 
 def missing_from_target(stack: devstack.Stack, campaign_id: str, report: dict[str, Any]) -> tuple[int, list[str]]:

@@ -110,3 +110,30 @@ def test_record_hands_over_while_the_chain_goes_on_and_releases_at_the_end(tmp_p
     assert iteration.settle_lease(ctx, {"continue": True})["phase"] == "handoff"
     take(tmp_path, CHAIN_A, "run-a2", 2)
     assert iteration.settle_lease(ctx | {"run_id": "run-a2"}, {"continue": False})["phase"] == "released"
+
+
+def test_the_airflow_wiring_asks_run_states_and_counts_other_active_runs(monkeypatch):
+    """plugins/loop.prepare_iteration hands prepare the holder's run state and the other queued/running runs
+    (the supervisor calls are replaced: this checks the wiring of one function, not Airflow)."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    from tenant_replicator_airflow import loop
+
+    asked: list[tuple[str, str]] = []
+
+    def dagrun_state(dag_id: str, run_id: str) -> str:
+        asked.append((dag_id, run_id))
+        return "failed"
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_dagrun_state", staticmethod(dagrun_state))
+    monkeypatch.setattr(RuntimeTaskInstance, "get_dr_count", staticmethod(lambda dag_id, states=None: 3))
+    captured = {}
+    monkeypatch.setattr(loop.iteration, "prepare", lambda settings, params, run_id, **kw: captured.update(kw) or kw)
+
+    class Run:
+        dag_id = "tenant_replication"
+
+    loop.prepare_iteration({"dag_run": Run(), "params": {}, "run_id": "run-b"})
+    assert captured["dag_id"] == "tenant_replication"
+    assert captured["run_state"]("", "run-a") == "failed" and asked == [("tenant_replication", "run-a")]
+    assert captured["pending_runs"]() == 2  # this run is one of the three
