@@ -13,6 +13,7 @@ trigger tenant_replication (conf from the campaign config) -> wait for that chai
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,9 @@ from tenant_replicator import campaigns
 from tenant_replicator_airflow import drift as glue
 
 DAG_PREFIX = "replication_drift_watch__"
+# Reschedule-mode poke interval. Short intervals race the scheduler's executor-event handling (a poke
+# re-queued before the previous poke's "success" event is processed is failed as "changed externally").
+POKE_S = int(os.environ.get("TENANT_REPLICATOR_DRIFT_POKE_S", "60"))
 
 
 def build(config: campaigns.CampaignConfig) -> DAG:
@@ -60,7 +64,7 @@ def build(config: campaigns.CampaignConfig) -> DAG:
             wait_for_completion=False,
         )
 
-        @task.sensor(poke_interval=5, timeout=int(config.max_hours * 3600) + 600, mode="reschedule")
+        @task.sensor(poke_interval=POKE_S, timeout=int(config.max_hours * 3600) + 600, mode="reschedule")
         def wait_converged(result: dict[str, Any]) -> Any:
             from airflow.sdk import PokeReturnValue
 
