@@ -7,18 +7,17 @@ under the real scheduler is tested by the DAG's end-to-end test.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import textwrap
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowException
+from proc_util import marker_fixture
 
 from tenant_replicator_airflow.operators.terraform_apply import TerraformApplyOperator
 
@@ -36,27 +35,7 @@ class RecordingTI:
         self.pushed[key] = value
 
 
-def marked_alive(marker: str) -> list[int]:
-    needle = f"TR_TEST_MARKER={marker}".encode()
-    alive = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if needle in Path(f"/proc/{entry}/environ").read_bytes():
-                if Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                    alive.append(int(entry))
-        except OSError:
-            continue
-    return alive
-
-
-@pytest.fixture
-def marker() -> str:
-    value = uuid.uuid4().hex
-    yield value
-    end = time.monotonic() + 3
-    while marked_alive(value) and time.monotonic() < end:
-        time.sleep(0.05)
-    assert marked_alive(value) == []
+marker = marker_fixture()
 
 
 def write_config(workdir: Path, body: str) -> Path:
@@ -281,3 +260,57 @@ def test_destroy_refused_by_default_and_allowed_by_template(tmp_path: Path, mark
     allowing.render_template_fields({"params": {"d": True}})
     _, summary, err = run(allowing)
     assert err is None and summary["writes"]["delete"] == 1
+
+
+def test_campaign_secrets_reach_terraform_but_not_the_log(
+    tmp_path: Path, marker: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stack's directory is not the campaign's: ``campaign_tf_dir`` names whose secret store feeds TF_VAR_*."""
+    from tenant_replicator.iac.secrets import ensure_secrets, store_path_for_tf_dir
+
+    campaign = tmp_path / "campaign"
+    tf_dir = campaign / "terraform"
+    tf_dir.mkdir(parents=True)
+    ensure_secrets(campaign, [{"name": "secret_vm_pw", "kind": "password"}])
+    secret = json.loads(store_path_for_tf_dir(tf_dir).read_text())["secret_vm_pw"]
+    stack_dir = campaign / "stacks" / "rg-app"
+    stack_dir.mkdir(parents=True)
+    write_config(
+        stack_dir,
+        """
+        variable "secret_vm_pw" {
+          type      = string
+          sensitive = true
+        }
+        resource "terraform_data" "vm" {
+          input = var.secret_vm_pw
+        }
+        """,
+    )
+    op = TerraformApplyOperator(
+        task_id="apply_stacks_0",
+        working_dir=str(stack_dir),
+        campaign_tf_dir=str(tf_dir),
+        env={"TR_TEST_MARKER": marker},
+    )
+    with caplog.at_level("DEBUG"):
+        ti, summary, err = run(op)
+    assert err is None and summary["ok"] and summary["applied"] == 1
+    state = json.loads((stack_dir / "terraform.tfstate").read_text())
+    assert state["resources"][0]["instances"][0]["attributes"]["input"]["value"] == secret  # terraform got it
+    assert secret not in caplog.text and secret not in json.dumps(ti.pushed)  # nobody printed it
+
+
+def test_stack_summary_is_published_with_the_single_state_semantics(tmp_path: Path) -> None:
+    """Stacks mode: ``apply`` runs no terraform; it pushes the merged summary and fails like a failed apply."""
+    from tenant_replicator.terraform.stacks import merge_summaries
+
+    merged = merge_summaries({"rg-net": None}, {"rg-net": "the provider plugin crashed during terraform plan"})
+    op = TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), stack_summary=merged)
+    ti, summary, err = run(op)
+    assert ti.pushed["apply_summary"] == merged and summary is None
+    assert "1 failed" in str(err) and "provider plugin crashed during terraform plan" in str(err)
+    assert list(tmp_path.iterdir()) == []  # no terraform ran here
+    clean = merge_summaries({"rg-net": {"ok": True, "applied": 3, "writes": {"total": 3}}})
+    ti, summary, err = run(TerraformApplyOperator(task_id="apply", working_dir=str(tmp_path), stack_summary=clean))
+    assert err is None and summary == clean == ti.pushed["apply_summary"]

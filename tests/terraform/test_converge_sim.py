@@ -17,12 +17,12 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from proc_util import marked, marker_fixture
 
 from tenant_replicator.terraform import imports, safety
 from tenant_replicator.terraform.converge import ConvergeOptions, converge
@@ -64,6 +64,7 @@ def sim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 def sim(sim_server):
     sim_server.hook("POST", "reset")
     sim_server.hook("DELETE", "faults")
+    sim_server.hook("POST", "lro", {"seconds": 0.3})  # the simulator's default operation time
     return sim_server
 
 
@@ -72,29 +73,7 @@ def cli_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_cli_config(tmp_path_factory.mktemp("tfcli"), python=sys.executable)
 
 
-@pytest.fixture
-def marker() -> Iterator[str]:
-    value = uuid.uuid4().hex
-    yield value
-    end = time.monotonic() + 5
-    while marked(value) and time.monotonic() < end:
-        time.sleep(0.05)
-    assert marked(value) == [], "terraform or the provider outlived the test"
-
-
-def marked(marker: str, cmd_contains: str = "") -> list[int]:
-    """Live processes carrying the test's marker (terraform passes env on to the provider)."""
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes()
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if f"TR_TEST_MARKER={marker}".encode() in environ and state != "Z" and cmd_contains in cmdline:
-            found.append(int(entry))
-    return found
+marker = marker_fixture(within_s=5.0)
 
 
 def config(names: list[str], route_tables: list[str] = (), vnet_uses: str | None = None) -> dict:
@@ -278,58 +257,79 @@ def test_timeout_mid_apply_leaves_nothing_running_and_the_next_iteration_resumes
     assert third["ok"] and third["changes"] is False
 
 
+DISK = {
+    "type": "Microsoft.Compute/disks@2024-03-02",
+    "name": "d0",
+    "parent_id": "${azapi_resource.rg.id}",
+    "location": "westeurope",
+    "body": {
+        "sku": {"name": "Standard_LRS"},
+        "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 4},
+    },
+}
+DISK_ID = f"{RG_ID}/providers/Microsoft.Compute/disks/d0"
+
+
 def test_killed_apply_orphans_are_adopted_with_import_blocks(
     tmp_path: Path, sim, cli_config: Path, marker: str
 ) -> None:
-    nsgs = [f"nsg{i}" for i in range(4)]
-    sim.hook(
-        "POST",
-        "faults",
-        {
-            "faults": [
-                {
-                    "method": "PUT",
-                    "path_contains": "/networkSecurityGroups/nsg3",
-                    "status": 429,
-                    "retry_after": 8,
-                    "times": 1,
-                }
-            ]
-        },
-    )
-    work = workdir_for(tmp_path, config(nsgs))
+    """SIGKILL of terraform's whole group (a node loss) while a disk's create is an ARM long-running
+    operation: ARM took the PUT, terraform never heard back. Deterministic: the kill waits until ARM
+    holds the disk, and the operation (60 s) cannot end before it. The next converge imports exactly
+    the orphans recorded from ``apply_complete`` events plus the in-flight disk (creates ledger)."""
+    nsgs = [f"nsg{i}" for i in range(3)]
+    sim.hook("POST", "lro", {"seconds": 60})
+    cfg = config(nsgs)
+    cfg["resource"]["azapi_resource"]["d0"] = DISK
+    work = workdir_for(tmp_path, cfg)
     pgids: list[int] = []
     done: set[str] = set()
+    killed = threading.Event()
 
-    def kill_group_once_three_nsgs_exist(line: str) -> None:
-        """SIGKILL terraform's whole group (like a node loss): no SIGINT, so no state is written."""
+    def kill_when_disk_accepted_and_nsgs_done() -> None:
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not killed.is_set():
+            nsgs_done = {f"azapi_resource.{n}" for n in nsgs} <= done
+            if nsgs_done and pgids and arm_get(sim, DISK_ID, "2024-03-02") == 200:
+                os.killpg(pgids[-1], signal.SIGKILL)
+                killed.set()
+                return
+            time.sleep(0.05)
+
+    def on_line(line: str) -> None:
         if '"apply_complete"' in line:
             done.add(json.loads(line)["hook"]["resource"]["addr"])
-            if {"azapi_resource.nsg0", "azapi_resource.nsg1", "azapi_resource.nsg2"} <= done:
-                os.killpg(pgids[-1], signal.SIGKILL)
 
-    tf = runner(work, sim, cli_config, marker, on_start=pgids.append, on_line=kill_group_once_three_nsgs_exist)
+    watcher = threading.Thread(target=kill_when_disk_accepted_and_nsgs_done, daemon=True)
+    tf = runner(work, sim, cli_config, marker, on_start=pgids.append, on_line=on_line)
     tf.env["TF_STATE_PERSIST_INTERVAL"] = "3600"  # no mid-apply persist (default 20 s, reached on a busy box)
-    first = converge(tf, ConvergeOptions(timeout=60))
-    assert first["exit_code"] == -9 and marked(marker) == []
+    watcher.start()
+    first = converge(tf, ConvergeOptions(timeout=120))
+    watcher.join(5)
+    assert killed.is_set() and first["exit_code"] == -9 and marked(marker) == []
+    assert "azapi_resource.d0" not in done  # in flight at the kill
     in_state = safety.managed_addresses(safety.check_local_state(work))
     written = set(imports.read_imports(work))
-    confirmed = {"azapi_resource.rg", "azapi_resource.nsg0", "azapi_resource.nsg1", "azapi_resource.nsg2"}
+    confirmed = {"azapi_resource.rg", *(f"azapi_resource.{n}" for n in nsgs)}
     assert confirmed <= in_state | written  # everything ARM confirmed is either in state or to be adopted
     assert written == confirmed - in_state
     # (how much terraform persisted before the SIGKILL varies with load; the invariant above does not)
     assert first["imports"]["adopt_next_count"] == len(written)
+    assert "azapi_resource.d0" in imports.owned_creates(work)  # its create started: the ledger says it is ours
     for address, rid in imports.read_imports(work).items():
         assert "?api-version=" in rid and address in imports.config_resources(work)
 
-    work = workdir_for(tmp_path, config(nsgs))
+    sim.hook("POST", "lro", {"seconds": 0.3})
+    work = workdir_for(tmp_path, cfg)
     second = converge(runner(work, sim, cli_config, marker), ConvergeOptions(timeout=120))
     assert second["ok"], second
-    # every recorded orphan is imported; a create that was in flight at the kill (in the creates ledger) may be
-    # adopted too when ARM finished it afterwards, depending on timing: at least the recorded ones, never fewer
-    assert second["imports"]["planned"] >= len(written) and second["plan"]["import"] >= len(written)
+    # exact: pass 1 imports the recorded orphans and meets "already exists" for the disk; pass 2 imports it
+    assert second["plan"]["import"] == len(written) and second["imports"]["planned"] == len(written) + 1
+    assert second["passes"] == 2 and second["existing_not_adopted_count"] == 0
+    assert second["writes"]["create"] == 1 and second["writes_applied"]["create"] == 0  # the failed create only
     assert not (work / imports.IMPORTS_FILE).exists()  # consumed: every import target is in state now
-    assert safety.managed_addresses(safety.check_local_state(work)) == {f"azapi_resource.{n}" for n in ["rg", *nsgs]}
+    expected = {f"azapi_resource.{n}" for n in ["rg", *nsgs, "d0"]}
+    assert safety.managed_addresses(safety.check_local_state(work)) == expected
     assert converge(runner(work, sim, cli_config, marker))["changes"] is False
 
 

@@ -251,3 +251,25 @@ def test_invalid_plan_diagnostic() -> None:
 
 def test_parse_lines_skips_noise() -> None:
     assert parse_lines(["", "plain text", "[1, 2]", "{broken", '{"type": "log"}']) == [{"type": "log"}]
+
+
+def test_provider_crash_lines_come_from_terraforms_error_log() -> None:
+    """Lines as terraform 1.11 prints them with TF_LOG=ERROR when the provider process is SIGKILLed."""
+    from tenant_replicator.terraform.events import provider_crash_lines
+
+    stderr = (
+        '2026-11-25T18:18:26.697Z [ERROR] Checkpoint error: Get "https://checkpoint-api.hashicorp.com": no such host\n'
+        "2026-11-25T18:18:35.264Z [ERROR] plugin6.(*GRPCProvider).ApplyResourceChange: "
+        'error="rpc error: code = Unavailable desc = error reading from server: EOF"\n'
+        '2026-11-25T18:18:35.266Z [ERROR] provider: error encountered while scanning stdout: error="file already closed"\n'
+        "2026-11-25T18:18:35.266Z [ERROR] provider: plugin process exited: plugin=/x/terraform-provider-azapi "
+        'id=9008 error="signal: killed"\n'
+    )
+    lines = provider_crash_lines(stderr)
+    assert len(lines) == 2 and all(not line.startswith("2026") for line in lines)
+    assert lines[-1].startswith("provider: plugin process exited") and 'error="signal: killed"' in lines[-1]
+    assert provider_crash_lines("panic: runtime error: index out of range\n") == [
+        "panic: runtime error: index out of range"
+    ]
+    # a provider that exits normally is logged without error=, and only at debug level anyway
+    assert provider_crash_lines("2026-11-25T18:18:35Z [ERROR] vertex error: ResourceGroupNotFound\n") == []

@@ -15,11 +15,11 @@ import signal
 import stat
 import textwrap
 import time
-import uuid
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from proc_util import marked, marker_fixture
 
 from tenant_replicator.terraform import jobs
 from tenant_replicator.terraform.converge import ConvergeOptions
@@ -40,30 +40,7 @@ resource "terraform_data" "after" {
 """
 
 
-def marked(marker: str) -> list[int]:
-    needle = f"TR_TEST_MARKER={marker}".encode()
-    alive = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if needle in Path(f"/proc/{entry}/environ").read_bytes():
-                if Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                    alive.append(int(entry))
-        except OSError:
-            continue
-    return alive
-
-
-@pytest.fixture
-def marker() -> str:
-    value = uuid.uuid4().hex
-    yield value
-    end = time.monotonic() + 10
-    while marked(value) and time.monotonic() < end:
-        time.sleep(0.1)
-    left = marked(value)
-    for pid in left:  # never leak, even when the assertion below fails
-        os.kill(pid, signal.SIGKILL)
-    assert left == [], "the detached job left processes behind"
+marker = marker_fixture(within_s=10.0, kill_leftovers=True)
 
 
 def start(workdir: Path, marker: str, body: str, **options) -> dict:

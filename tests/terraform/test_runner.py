@@ -14,10 +14,10 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+from proc_util import marked, marker_fixture, process_state, wait_until_gone
 
 from tenant_replicator.terraform.process import ManagedProcess, _group_members
 from tenant_replicator.terraform.runner import (
@@ -61,42 +61,7 @@ resource "terraform_data" "after_bad" {
 """
 
 
-def marked_processes(marker: str) -> list[tuple[int, str]]:
-    """(pid, state) of live processes whose environment holds ``marker`` (zombies excluded)."""
-    found = []
-    needle = f"TR_TEST_MARKER={marker}".encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes()
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if needle in environ and state != "Z":
-            found.append((int(entry), state))
-    return found
-
-
-def _state(proc_dir: Path) -> str:
-    try:
-        return (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "X"
-
-
-def wait_until_gone(marker: str, within_s: float = 3.0) -> list[tuple[int, str]]:
-    end = time.monotonic() + within_s
-    while (left := marked_processes(marker)) and time.monotonic() < end:
-        time.sleep(0.05)
-    return left
-
-
-@pytest.fixture
-def marker() -> str:
-    value = uuid.uuid4().hex
-    yield value
-    assert wait_until_gone(value) == [], "a test left processes behind"
+marker = marker_fixture()
 
 
 def make_tf(workdir: Path, marker: str, config: str, grace_s: float = 10.0) -> Terraform:
@@ -175,7 +140,7 @@ def test_timeout_stops_gracefully_and_leaves_no_process_and_intact_state(tmp_pat
     started = time.monotonic()
     result = tf.apply(timeout=3)
     returned_after = time.monotonic() - started
-    left = marked_processes(marker)  # at once: apply() returns only when the group is gone
+    left = marked(marker)  # at once: apply() returns only when the group is gone
 
     assert result.timed_out and not result.ok
     assert returned_after < 3 + 10, returned_after  # within timeout + grace
@@ -257,8 +222,8 @@ def test_process_group_is_killed_after_grace_including_grandchild(tmp_path: Path
     # Checked at once, no waiting: run() returns only after the kernel removed the group.
     assert _group_members(proc.pid) == []
     grandchild = Path(f"/proc/{lines[0]}")
-    assert not grandchild.exists() or _state(grandchild) in ("Z", "X")
-    assert marked_processes(marker) == []
+    assert not grandchild.exists() or process_state(lines[0]) in ("Z", "X")
+    assert marked(marker) == []
 
 
 def test_process_that_obeys_sigint_returns_quickly(marker: str) -> None:

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_runner import SLOW_CONFIG, marked_processes, wait_until_gone  # same folder (rootdir import mode)
+from proc_util import marked, marker_fixture
+from test_runner import SLOW_CONFIG  # same folder (rootdir import mode)
 
 from tenant_replicator.terraform import safety
 from tenant_replicator.terraform.converge import ConvergeOptions, arm_writes, converge
@@ -27,13 +28,7 @@ from tenant_replicator.terraform.safety import StateCorrupted
 pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform not on PATH")
 
 
-@pytest.fixture
-def marker(request: pytest.FixtureRequest) -> str:
-    import uuid
-
-    value = uuid.uuid4().hex
-    yield value
-    assert wait_until_gone(value) == [], "a test left processes behind"
+marker = marker_fixture()
 
 
 def tf_for(workdir: Path, marker: str, resources: dict[str, dict], grace_s: float = 10.0) -> Terraform:
@@ -128,7 +123,7 @@ def test_a_killed_run_leaves_a_lock_that_the_next_converge_releases(tmp_path: Pa
     killer.start()
     killed = tf.apply(timeout=60)
     killer.join()
-    assert killed.killed and (tmp_path / LOCAL_LOCK_INFO).exists() and marked_processes(marker) == []
+    assert killed.killed and (tmp_path / LOCAL_LOCK_INFO).exists() and marked(marker) == []
 
     (tmp_path / "main.tf").write_text(textwrap.dedent(SLOW_CONFIG).replace("exec sleep 60", "true"))
     tf = Terraform(tmp_path, env={"TR_TEST_MARKER": marker})
