@@ -256,10 +256,10 @@ def _check_target(settings: Settings, subscription: str | None, source_sub: str 
     client = resource_client(settings, subscription, retry_total=1)
     base = f"{settings.arm_endpoint}/subscriptions/{subscription}"
     try:
-        sub = client._send_request(HttpRequest("GET", f"{base}?api-version={SUBSCRIPTION_API}"))
+        sub = client.send_request(HttpRequest("GET", f"{base}?api-version={SUBSCRIPTION_API}"))
         sub.raise_for_status()
         state = sub.json().get("state", "?")
-        response = client._send_request(
+        response = client.send_request(
             HttpRequest("GET", f"{base}/providers/Microsoft.Authorization/permissions?api-version={PERMISSIONS_API}")
         )
         response.raise_for_status()
@@ -327,7 +327,7 @@ def _paged_values(client: Any, page: dict[str, Any]) -> list[dict[str, Any]]:
 
     values = list(page.get("value", []))
     while page.get("nextLink"):
-        response = client._send_request(HttpRequest("GET", page["nextLink"]))
+        response = client.send_request(HttpRequest("GET", page["nextLink"]))
         response.raise_for_status()
         page = response.json()
         values.extend(page.get("value", []))

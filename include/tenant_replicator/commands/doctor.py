@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 
 
@@ -29,17 +31,33 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as error:
         checks = [doctor.Check("settings", doctor.MISSING, str(error), "fix the variable (see .env.example)")]
     else:
-        checks = doctor.run_checks(
-            settings,
-            source=args.source,
-            target=args.target,
-            slack_conn_id=args.slack_conn_id,
-            azure=not args.no_azure,
-            binary=args.terraform,
-        )
+        with _stdout_to_stderr():  # Airflow's and azure's log lines must not corrupt the report (--json)
+            logging.getLogger("azure").setLevel(logging.WARNING)
+            checks = doctor.run_checks(
+                settings,
+                source=args.source,
+                target=args.target,
+                slack_conn_id=args.slack_conn_id,
+                azure=not args.no_azure,
+                binary=args.terraform,
+            )
     if args.json:
         json.dump(doctor.as_json(checks), sys.stdout, indent=1)
         print()
     else:
         print(doctor.table(checks))
     return doctor.exit_code(checks)
+
+
+class _stdout_to_stderr:  # noqa: N801 - used as a context manager
+    """Point file descriptor 1 at stderr while the checks run (libraries may hold sys.stdout's fd)."""
+
+    def __enter__(self) -> None:
+        sys.stdout.flush()
+        self._saved = os.dup(1)
+        os.dup2(2, 1)
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout.flush()
+        os.dup2(self._saved, 1)
+        os.close(self._saved)
