@@ -119,18 +119,16 @@ with DAG(
 
     @task(trigger_rule="all_done", multiple_outputs=False)
     def merge_stacks(**context: Any) -> dict[str, Any] | None:
-        """The wave tasks' summaries as one (None when stacks are off or nothing was split)."""
-        from pathlib import Path
-
-        from tenant_replicator.terraform.stacks import collect, merge_summaries
+        """The wave tasks' summaries as one; None in single-state mode."""
+        from tenant_replicator.terraform.stacks import stacks_summary
 
         ti = context["ti"]
-        waves = [ti.xcom_pull(task_ids=f"stacks_wave_{i}") or [] for i in range(STACK_WAVES)]
-        if not any(waves):
-            return None
-        names = [[Path(stack["working_dir"]).name for stack in wave] for wave in waves]
-        summaries, errors = collect(names, lambda t, key, i: ti.xcom_pull(task_ids=t, key=key, map_indexes=i))
-        return merge_summaries(summaries, errors)
+        return stacks_summary(
+            ti.xcom_pull(task_ids="prepare"),
+            bool(context["params"]["stacks"]),
+            [ti.xcom_pull(task_ids=f"stacks_wave_{i}") for i in range(STACK_WAVES)],
+            lambda task_id, key, index: ti.xcom_pull(task_ids=task_id, key=key, map_indexes=index),
+        )
 
     apply = TerraformApplyOperator(
         task_id="apply",

@@ -272,3 +272,20 @@ def test_a_campaign_keeps_the_layout_its_state_is_in(tmp_path: Path) -> None:
     (tf_dir / "terraform.tfstate").write_text(json.dumps(state))
     use, warning = effective_mode(True, tf_dir, root)
     assert use is False and "staying in single-state mode" in warning
+
+
+def test_merge_step_never_falls_back_to_the_single_state_in_stacks_mode(tmp_path: Path) -> None:
+    from tenant_replicator.terraform.stacks import StacksNotPlanned, stacks_summary
+
+    ctx = {"tf_dir": str(tmp_path / "terraform"), "campaign_dir": str(tmp_path)}
+    (tmp_path / "terraform").mkdir()
+    nothing = lambda *_: None  # noqa: E731
+    assert stacks_summary(None, True, [None, None, None], nothing) is None  # prepare failed
+    assert stacks_summary(ctx, False, [[], [], []], nothing) is None  # single-state mode
+    with pytest.raises(StacksNotPlanned):  # asked for stacks, the planning tasks gave nothing
+        stacks_summary(ctx, True, [None, [], None], nothing)
+    waves_ = [[{"working_dir": str(tmp_path / "stacks" / "rg-a"), "backend_key": "c/rg-a.tfstate"}], [], []]
+    merged = stacks_summary(
+        ctx, True, waves_, lambda t, k, i: {"ok": True, "applied": 1} if k == "apply_summary" else None
+    )
+    assert merged["ok"] is True and merged["applied"] == 1 and set(merged["stacks"]) == {"rg-a"}

@@ -323,3 +323,31 @@ def effective_mode(requested: bool, tf_dir: Path, stacks_root: Path) -> tuple[bo
     if single and not has_stacks and requested:
         return False, f"campaign state is the single state in {tf_dir}: staying in single-state mode (stacks ignored)"
     return requested, None
+
+
+class StacksNotPlanned(RuntimeError):
+    """Stacks mode, but no wave listed a stack: never fall back to applying the single state."""
+
+
+def stacks_summary(
+    ctx: dict[str, Any] | None, requested: bool, wave_lists: list[list[dict[str, str]] | None], pull: Any
+) -> dict[str, Any] | None:
+    """The merge step of the DAG: the merged summary in stacks mode, None in single-state mode.
+
+    ``wave_lists``: what each wave's planning task returned (None when it did not run);
+    ``pull(task_id, key, map_index)`` reads one XCom of a wave's mapped apply.
+    """
+    if not ctx:
+        return None  # prepare failed: `apply` is upstream_failed anyway
+    lists = [wave or [] for wave in wave_lists]
+    if not any(lists):
+        use, _ = effective_mode(requested, Path(ctx["tf_dir"]), Path(ctx["campaign_dir"]) / "stacks")
+        if use:
+            raise StacksNotPlanned(
+                "stacks mode but no stack was planned (see the stacks_wave_* task logs); "
+                "the single state is not applied instead"
+            )
+        return None
+    names = [[Path(stack["working_dir"]).name for stack in wave] for wave in lists]
+    summaries, errors = collect(names, pull)
+    return merge_summaries(summaries, errors)
