@@ -328,3 +328,32 @@ def test_compose_cli_refuses_a_missing_secret(tmp_path: Path) -> None:
         pytest.skip("no compose CLI here (neither `docker compose` nor `docker-compose`)")
     result = _run_config(cli, _filled_env_file(tmp_path, NEO4J_PASSWORD=""), "")
     assert result.returncode != 0 and "NEO4J_PASSWORD" in result.stderr
+
+
+def test_simulator_certificate_names_the_compose_service(tmp_path: Path) -> None:
+    """Containers reach the simulator as https://simulator:8443: its certificate must name that host."""
+    import socket
+    import ssl
+
+    from cryptography import x509
+
+    from tenant_replicator.sim import tls
+
+    if "TENANT_REPLICATOR_SIM_TLS_NAMES" not in Path(tls.__file__).read_text():
+        pytest.skip("pending integrator edit: sim/tls.py should read TENANT_REPLICATOR_SIM_TLS_NAMES (issue 10)")
+    compose_env = _services()["simulator"]["environment"]
+    assert compose_env["TENANT_REPLICATOR_SIM_TLS_NAMES"] == "simulator"
+    env = devstack.base_env(tmp_path) | {
+        "TENANT_REPLICATOR_SIM_TLS_NAMES": compose_env["TENANT_REPLICATOR_SIM_TLS_NAMES"]
+    }
+    with devstack.Stack(workdir=tmp_path, env=env) as stack:
+        devstack.start_simulator(stack)
+        cert = x509.load_pem_x509_certificate((tmp_path / "sim/tls/server.pem").read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert {"simulator", "localhost"} <= set(names.get_values_for_type(x509.DNSName))
+        # a client verifying the name `simulator` (as the Airflow containers do) completes the handshake
+        port = int(stack.arm_endpoint.rsplit(":", 1)[1].rstrip("/"))
+        context = ssl.create_default_context(cafile=stack.ca_file)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname="simulator") as secure:
+                assert secure.version()
