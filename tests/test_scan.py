@@ -172,19 +172,19 @@ def test_simulator_credential_token() -> None:
 # ---------------------------------------------------------------- real simulator + FalkorDB
 
 
-def _start_simulator(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+def _start_simulator(workdir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     ready = workdir / "ready.json"
     proc = subprocess.Popen(  # noqa: S603 - fixed argv
         [
             sys.executable, "-m", "tenant_replicator.sim.server", "--port", "0",
             "--state-file", str(workdir / "state.json"), "--tls-dir", str(workdir / "tls"),
-            "--ready-file", str(ready), "--log-level", "WARNING",
+            "--ready-file", str(ready), "--log-level", "WARNING", *extra,
         ],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=open(workdir / "sim.log", "ab"),  # noqa: SIM115 - closed with the process
     )  # fmt: skip
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if ready.exists():
             try:
@@ -717,3 +717,132 @@ def test_unreachable_graph_connection_is_named(conn_type: str, monkeypatch: pyte
     with pytest.raises(GraphUnavailable, match="graph_down") as caught:
         open_graph_from_connection("graph_down")
     assert "s3cret-pw" not in str(caught.value)
+
+
+# ---------------------------------------------------------------- ARM collections instead of GETs
+
+
+def test_plan_collections_groups_by_collection_and_keeps_small_groups_single() -> None:
+    from tenant_replicator.scan.collections import collection_scope, plan_collections
+
+    rg = f"/subscriptions/{SUB}/resourceGroups/rg-a/providers"
+    vms = [{"id": f"{rg}/Microsoft.Compute/virtualMachines/vm{i}", "type": "Microsoft.Compute/virtualMachines"}
+           for i in range(3)]  # fmt: skip
+    vault = {"id": f"{rg}/Microsoft.KeyVault/vaults/kv1", "type": "Microsoft.KeyVault/vaults"}
+    subnets = [{"id": f"{VNET}/subnets/s{i}", "type": "Microsoft.Network/virtualNetworks/subnets"} for i in range(2)]
+    ext = {"id": f"{VNET}/providers/Microsoft.Insights/diagnosticSettings/d", "type": "Microsoft.Insights/diagnosticSettings"}
+    groups, singles = plan_collections([*vms, vault, *subnets, ext], SUB)
+    assert groups == {
+        (f"/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines", "Microsoft.Compute/virtualMachines"): vms,
+        (f"{VNET}/subnets", "Microsoft.Network/virtualNetworks/subnets"): subnets,
+    }
+    assert sorted(singles, key=str) == sorted([vault, ext], key=str)  # one vault: a GET is cheaper than listing every vault
+    assert collection_scope(ext["id"], ext["type"], SUB) is None
+    assert collection_scope("/subscriptions/x", "Microsoft.Compute/virtualMachines", SUB) is None
+
+
+@pytest.fixture(scope="module")
+def generated_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A generated 400-resource tenant: dozens of VMs, sites and vaults, the types ARG cannot stand for."""
+    proc, info = _start_simulator(Path(tmp_path_factory.mktemp("gen-sim")), "--size", "400")
+    try:
+        yield info
+    finally:
+        _stop(proc)
+
+
+def test_resource_graph_scan_reads_arm_only_types_through_collections(
+    generated_sim: dict, falkordb: EmbeddedFalkorDB
+) -> None:
+    """The bodies ARG lacks come from subscription collections (1,000 a read), not one GET each:
+    same resources and bodies as the ARM scan, and fewer requests than there are such resources."""
+    from tenant_replicator.scan.resource_graph import ARM_BODY_TYPES
+
+    _sim_call(generated_sim, "POST", "/_sim/reset")
+    settings = _settings(generated_sim)
+    stores = [open_graph(falkordb.uri, f"col_{uuid.uuid4().hex[:8]}") for _ in range(2)]
+    try:
+        arm = scan_subscription(settings, stores[0], SUB, "scan-arm")
+        arg = scan_subscription(settings, stores[1], SUB, "scan-arg", use_resource_graph=True)
+        assert arm["complete"] and arg["complete"] and arg["errors"] == []
+        by_arm = {r["id"].lower(): r for r in read_resources(stores[0], SUB)}
+        by_arg = {r["id"].lower(): r for r in read_resources(stores[1], SUB)}
+        assert set(by_arg) == set(by_arm) and len(by_arm) >= 400
+        arm_only = [k for k, r in by_arm.items() if r["type"].lower() in ARM_BODY_TYPES]
+        assert len(arm_only) > 20
+        for key in arm_only:  # the collection body is the GET body (ARG's row would have been scrubbed)
+            assert by_arg[key] == by_arm[key], key
+        stats = arg["arm_collections"]
+        assert stats["collections"] >= 2 and stats["failed_collections"] == 0
+        assert stats["pages"] + stats["single_gets"] < len(arm_only) // 2
+        assert arg["requests"] < len(arm_only)
+    finally:
+        for store in stores:
+            store.delete_graph()
+            store.close()
+
+
+def test_failed_collection_falls_back_to_single_gets(generated_sim: dict, store: FalkorGraphStore) -> None:
+    _sim_call(generated_sim, "POST", "/_sim/reset")
+    path = f"/subscriptions/{SUB}/providers/microsoft.compute/virtualmachines"
+    fault = {"method": "GET", "path_contains": path, "status": 403, "code": "AuthorizationFailed", "times": 1}
+    _sim_call(generated_sim, "POST", "/_sim/faults", {"faults": [fault]})
+    report = scan_subscription(_settings(generated_sim), store, SUB, "scan-fallback", use_resource_graph=True)
+    assert report["complete"] and report["errors"] == []
+    assert report["arm_collections"]["failed_collections"] == 1
+    vms = [r for r in read_resources(store, SUB) if r["type"].lower() == "microsoft.compute/virtualmachines"]
+    assert report["arm_collections"]["single_gets"] >= len(vms) > 0
+    assert all(vm["properties"] for vm in vms)
+
+
+# ---------------------------------------------------------------- bad input, Resource Graph path and the graph
+
+
+def test_unknown_subscription_through_resource_graph_is_a_listing_error_not_an_empty_scan(
+    sim: dict, store: FalkorGraphStore
+) -> None:
+    """ARG answers a subscription it does not know with zero rows; the scan must not call that complete."""
+    report = scan_subscription(_settings(sim), store, OTHER, "scan-arg-404", use_resource_graph=True)
+    assert report["complete"] is False and report["resources"] == 0 and report["loaded"] is False
+    assert len(report["errors"]) == 1 and OTHER in report["errors"][0]["error"]
+    assert "not found" in report["errors"][0]["error"] and "404" in report["errors"][0]["error"]
+
+
+def test_forbidden_subscription_through_resource_graph_keeps_the_complete_scan(
+    sim: dict, store: FalkorGraphStore
+) -> None:
+    settings = _settings(sim)
+    assert scan_subscription(settings, store, SUB, "scan-ok", use_resource_graph=True)["complete"]
+    before = read_resources(store, SUB)
+    fault = {"method": "GET", "path_contains": f"/subscriptions/{SUB}", "status": 403, "code": "AuthorizationFailed",
+             "times": 1}  # fmt: skip
+    _sim_call(sim, "POST", "/_sim/faults", {"faults": [fault]})
+    report = scan_subscription(settings, store, SUB, "scan-403", use_resource_graph=True)
+    assert report["complete"] is False and "no permission" in report["errors"][0]["error"]
+    assert read_resources(store, SUB) == before
+    scan = latest_scan(store, SUB)
+    assert scan["scan_id"] == "scan-403" and scan["last_complete_scan_id"] == "scan-ok"
+
+
+def test_id_casing_changed_between_scans_stays_one_node(store: FalkorGraphStore) -> None:
+    """ARM IDs are case-insensitive and ARM does return them with different casing over time."""
+    from tenant_replicator.scan import load
+
+    for scan_id, payload in (("s1", _nic_payload()), ("s2", _nic_payload() | {"id": NIC.upper()})):
+        groups, rows = transform([{"name": "rg-net"}], [(payload, "v")], SUB, scan_id, "t")
+        load(store, SUB, groups, rows)
+    nodes = store.query("MATCH (r:Resource) RETURN r.id AS id, r.scan_id AS scan")
+    assert nodes == [{"id": NIC.upper(), "scan": "s2"}]
+    assert store.query("MATCH (:Resource)-[e:IN]->(:ResourceGroup) RETURN count(e) AS n") == [{"n": 1}]
+
+
+def test_graph_going_away_mid_scan_is_graph_unavailable(sim: dict, tmp_path: Path) -> None:
+    from tenant_replicator.graph import GraphUnavailable
+
+    with EmbeddedFalkorDB(tmp_path / "graph") as server:
+        store = open_graph(server.uri, "doomed")
+    try:  # the server is stopped now: the scan reads ARM, then cannot write
+        with pytest.raises(GraphUnavailable, match="stopped answering"):
+            scan_subscription(_settings(sim), store, SUB, "scan-nograph")
+    finally:
+        store.close()

@@ -91,7 +91,7 @@ def encode_rows(rows: Sequence[dict[str, Any]]) -> str:
 UNWIND_ROWS = re.compile(r"^\s*UNWIND\s+\$rows\s+AS\s+row\b", re.IGNORECASE)
 
 
-def positional(cypher: str, rows: Sequence[dict[str, Any]]) -> str | None:
+def positional(cypher: str, rows: Sequence[dict[str, Any]], params: dict[str, Any] | None = None) -> str | None:
     """The batch as one `json.dumps` of positional lists (C speed; no key names sent), with the
     Cypher rewritten to rebuild `row` from them; None when that encoding would not be exact.
 
@@ -114,14 +114,18 @@ def positional(cypher: str, rows: Sequence[dict[str, Any]]) -> str | None:
     if "\\u" in data or '{"' in data:
         return None
     fields = ", ".join(f"{_key(k)}: __row[{i}]" for i, k in enumerate(keys))
-    return f"CYPHER rows={data} UNWIND $rows AS __row WITH {{{fields}}} AS row{cypher[match.end() :]}"
+    rest = cypher[match.end() :]
+    return f"CYPHER rows={data} {_assignments(params)}UNWIND $rows AS __row WITH {{{fields}}} AS row{rest}"
+
+
+def _assignments(params: dict[str, Any] | None) -> str:
+    """`a=1 b="x" ` (with its trailing space), or nothing."""
+    return "".join(f"{_key(k)}={literal(v)} " for k, v in (params or {}).items())
 
 
 def header(params: dict[str, Any] | None) -> str:
     """`CYPHER a=1 b="x" ` prefix for a parameterised query."""
-    if not params:
-        return ""
-    return "CYPHER " + " ".join(f"{_key(k)}={literal(v)}" for k, v in params.items()) + " "
+    return "CYPHER " + _assignments(params) if params else ""
 
 
 def _text(value: Any) -> str:
@@ -201,7 +205,13 @@ class FalkorGraphStore:
         return str(self._graph.name)
 
     def _execute(self, text: str) -> Any:
-        return self._graph.execute_command("GRAPH.QUERY", self._graph.name, text, "--compact")
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        try:
+            return self._graph.execute_command("GRAPH.QUERY", self._graph.name, text, "--compact")
+        except (RedisConnectionError, RedisTimeoutError) as exc:  # the server went away mid-scan
+            raise GraphUnavailable(f"graph {self.name!r} stopped answering: {exc}") from exc
 
     def query(self, cypher: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         from falkordb.query_result import QueryResult
@@ -214,13 +224,22 @@ class FalkorGraphStore:
         names = [column[1] for column in result.header]
         return [dict(zip(names, (plain(v) for v in record), strict=True)) for record in result.result_set]
 
-    def write(self, cypher: str, rows: Sequence[dict[str, Any]], batch_size: int | None = None) -> int:
-        """One query per batch; batch N+1 is encoded while the server runs batch N."""
+    def write(
+        self,
+        cypher: str,
+        rows: Sequence[dict[str, Any]],
+        batch_size: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> int:
+        """One query per batch (`params` besides `$rows` in each); batch N+1 is encoded while the
+        server runs batch N."""
         written = 0
         pending: Future[Any] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="falkordb-write") as sender:
             for batch in batches(rows, batch_size or self.batch_size):
-                text = positional(cypher, batch) or "CYPHER rows=" + encode_rows(batch) + " " + cypher
+                text = positional(cypher, batch, params) or (
+                    "CYPHER rows=" + encode_rows(batch) + " " + _assignments(params) + cypher
+                )
                 if pending is not None:
                     pending.result()  # surfaces a failed batch before the next is sent
                 pending = sender.submit(self._execute, text)

@@ -16,7 +16,8 @@ Real Neo4j has none of these.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlparse, urlunparse
 
@@ -83,15 +84,21 @@ class Neo4jGraphStore:
 
     def query(self, cypher: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         # auto-commit: also valid for schema statements, which Neo4j refuses inside write transactions
-        with self._session() as session:
+        with _unavailable_as_error(), self._session() as session:
             result = session.run(cypher, params or {})
             return [{k: plain(v) for k, v in record.items()} for record in result]
 
-    def write(self, cypher: str, rows: Sequence[dict[str, Any]], batch_size: int | None = None) -> int:
+    def write(
+        self,
+        cypher: str,
+        rows: Sequence[dict[str, Any]],
+        batch_size: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> int:
         written = 0
-        with self._session() as session:
+        with _unavailable_as_error(), self._session() as session:
             for batch in batches(rows, batch_size or self.batch_size):
-                session.execute_write(_run_consumed, cypher, batch)
+                session.execute_write(_run_consumed, cypher, batch, params or {})
                 written += len(batch)
         return written
 
@@ -99,5 +106,16 @@ class Neo4jGraphStore:
         self._driver.close()
 
 
-def _run_consumed(tx: Any, cypher: str, rows: list[dict[str, Any]]) -> None:
-    tx.run(cypher, rows=rows).consume()
+@contextmanager
+def _unavailable_as_error() -> Iterator[None]:
+    """A server that went away mid-scan is GraphUnavailable, as at connect time (after the driver's retries)."""
+    from neo4j.exceptions import ServiceUnavailable, SessionExpired
+
+    try:
+        yield
+    except (ServiceUnavailable, SessionExpired) as exc:
+        raise GraphUnavailable(f"graph server stopped answering: {exc}") from exc
+
+
+def _run_consumed(tx: Any, cypher: str, rows: list[dict[str, Any]], params: dict[str, Any]) -> None:
+    tx.run(cypher, {**params, "rows": rows}).consume()

@@ -35,8 +35,15 @@ class GraphStore(Protocol):
         """Run one statement; rows as dicts keyed by the RETURN aliases (nodes become property dicts)."""
         ...
 
-    def write(self, cypher: str, rows: Sequence[dict[str, Any]], batch_size: int | None = None) -> int:
-        """Run `cypher` (starting `UNWIND $rows AS row`) once per batch of rows; returns rows written."""
+    def write(
+        self,
+        cypher: str,
+        rows: Sequence[dict[str, Any]],
+        batch_size: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> int:
+        """Run `cypher` (starting `UNWIND $rows AS row`) once per batch of rows, with `params` besides
+        `$rows`; returns rows written."""
         ...
 
     def close(self) -> None: ...

@@ -235,8 +235,8 @@ def _light_row(body: dict, tenant_id: str) -> dict:
     }
 
 
-def matching_rows(view: dict, subscriptions: set[str], plan: dict) -> list[tuple[str, dict]]:
-    """(key, scalar row) of every matching row, filtered and ordered, before paging."""
+def matching_rows(view: dict, subscriptions: set[str], plan: dict) -> list[tuple[str, str]]:
+    """(key, tenant id) of every matching row, filtered and ordered, before paging."""
     tenants = {s: d["tenantId"] for s, d in view["subscriptions"].items()}
     containers = plan["table"] == "resourcecontainers"
     table = view["resourceGroups"] if containers else view["resources"]
@@ -255,15 +255,45 @@ def matching_rows(view: dict, subscriptions: set[str], plan: dict) -> list[tuple
         out.sort(key=lambda kr: str(kr[1].get(column) or "").lower(), reverse=descending)
     if plan["take"] is not None:
         out = out[: plan["take"]]
-    return out
+    return [(key, row["tenantId"]) for key, row in out]
 
 
-def full_row(view: dict, key: str, row: dict, plan: dict) -> dict:
+class MatchCache:
+    """The matching rows of recent queries, so page N of a 100k-row result costs one page, not
+    another pass over every resource (real ARG also computes a result once and pages through it).
+
+    An entry is valid while its table is the same object with the same size and the state's write
+    sequence has not moved: a create or update bumps the sequence, a delete shrinks the table.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._entries: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    def rows(self, view: dict, subscriptions: set[str], plan: dict, digest: str) -> list[tuple[str, str]]:
+        table = view["resourceGroups"] if plan["table"] == "resourcecontainers" else view["resources"]
+        key = (digest, id(table), len(table), view.get("sequence"))
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is None:
+            hit = matching_rows(view, subscriptions, plan)
+            with self._lock:
+                while len(self._entries) >= self.size:
+                    self._entries.pop(next(iter(self._entries)))
+                self._entries[key] = hit
+        return hit
+
+
+MATCHES = MatchCache()
+
+
+def full_row(view: dict, key: str, tenant_id: str, plan: dict) -> dict:
     """The page's row with every column (bodies rendered, secrets scrubbed), then projected."""
     if plan["table"] == "resourcecontainers":
-        full = container_row(view["resourceGroups"][key]["body"], row["tenantId"])
+        full = container_row(view["resourceGroups"][key]["body"], tenant_id)
     else:
-        full = resource_row(model.render(view, key), row["tenantId"])
+        full = resource_row(model.render(view, key), tenant_id)
     if plan["project"]:
         return {c: full.get(c) for c in plan["project"]}
     return full
@@ -306,8 +336,8 @@ def query(view: dict, req: Request) -> Response:
     plan = parse_query(body["query"])
     known = set(view["subscriptions"])
     asked = {str(s).lower() for s in body.get("subscriptions") or known}
-    matching = matching_rows(view, asked & known, plan)
     digest = hashlib.sha256(json.dumps([body["query"], sorted(asked)]).encode()).hexdigest()[:16]
+    matching = MATCHES.rows(view, asked & known, plan, digest)
     if options.get("$skipToken"):
         state = _untoken(str(options["$skipToken"]))
         if state.get("q") != digest:
@@ -318,7 +348,7 @@ def query(view: dict, req: Request) -> Response:
         top = min(int(options.get("$top") or DEFAULT_TOP), MAX_TOP)
         if skip < 0 or top < 1:
             raise ArmError(400, "BadRequest", "$skip must be >= 0 and $top >= 1.")
-    page = [full_row(view, key, row, plan) for key, row in matching[skip : skip + top]]
+    page = [full_row(view, key, tenant, plan) for key, tenant in matching[skip : skip + top]]
     result: dict[str, Any] = {
         "totalRecords": len(matching),
         "count": len(page),
