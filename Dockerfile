@@ -18,7 +18,8 @@ RUN set -eu; \
     install -m 0755 /tmp/tf/terraform /usr/local/bin/terraform; \
     rm -rf /tmp/tf /tmp/tf.zip; \
     apt-get purge -y unzip && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*; \
-    terraform version
+    terraform version; \
+    mkdir -p /opt/simulator/tls /opt/simulator/state && chown -R airflow:root /opt/simulator
 USER airflow
 
 # The project as a provider package: `tenant_replicator` (library, from include/) and

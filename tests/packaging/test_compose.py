@@ -151,6 +151,15 @@ def test_services_and_profiles() -> None:
     ].endswith("@neo4j:7687")
 
 
+def test_neo4j_gets_only_settings_it_understands() -> None:
+    """The neo4j image maps NEO4J_* variables to config keys (strictly validated): only NEO4J_AUTH and
+    NEO4J_<setting> with underscores for dots may be passed."""
+    env = _services()["neo4j"]["environment"]
+    assert env["NEO4J_AUTH"].startswith("neo4j/${NEO4J_PASSWORD:?")
+    for key in env:
+        assert key == "NEO4J_AUTH" or re.fullmatch(r"NEO4J_[a-z]+(_[a-z_]+)+", key), key
+
+
 def test_every_long_running_service_has_a_health_check() -> None:
     for name, service in _services().items():
         if name == "airflow-init":

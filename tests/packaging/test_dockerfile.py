@@ -113,6 +113,8 @@ def test_dags_plugins_and_campaign_home_are_in_place() -> None:
     assert "TENANT_REPLICATOR_HOME=/opt/airflow/tenant-replicator" in env
     assert any("mkdir -p -m 0700 /opt/airflow/tenant-replicator" in a for kind, a in steps if kind == "RUN")
     assert [a for kind, a in steps if kind == "USER"][-1] == "airflow"  # never runs as root
+    # the compose simulator's volumes start from these (owned by airflow, or it could not write its state)
+    assert any("chown -R airflow:root /opt/simulator" in a for kind, a in steps if kind == "RUN")
 
 
 def test_no_secrets_in_the_image() -> None:
