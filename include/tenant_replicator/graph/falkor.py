@@ -14,9 +14,8 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlparse
 
-from tenant_replicator.graph.store import GraphUnavailable, batches, redact
+from tenant_replicator.graph.store import GraphUnavailable, batches, redact, split_credentials
 
 DEFAULT_BATCH = 1000
 _BARE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -185,13 +184,13 @@ class FalkorGraphStore:
         from falkordb import FalkorDB
         from redis.exceptions import RedisError
 
-        parsed = urlparse(uri)
+        parsed, user, password = split_credentials(uri, user, password)
         try:
             db = FalkorDB(
                 host=parsed.hostname or "127.0.0.1",
                 port=parsed.port or 6379,
-                username=user or parsed.username or None,
-                password=password or parsed.password or None,
+                username=user,
+                password=password,
                 ssl=parsed.scheme.lower() in {"falkordbs", "rediss"},
                 socket_connect_timeout=5,
             )

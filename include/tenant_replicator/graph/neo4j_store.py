@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote, urlparse, urlunparse
+from urllib.parse import urlunparse
 
-from tenant_replicator.graph.store import GraphUnavailable, batches, redact
+from tenant_replicator.graph.store import GraphUnavailable, batches, redact, split_credentials
 
 DEFAULT_BATCH = 500
 DEFAULT_NAMES = {"", "neo4j", "tenant_replicator"}
@@ -62,10 +62,8 @@ class Neo4jGraphStore:
         from neo4j.exceptions import DriverError, Neo4jError
 
         # the driver refuses credentials in the URI: move them to `auth`
-        parsed = urlparse(uri)
-        user = user or (unquote(parsed.username) if parsed.username else None)
-        password = password or (unquote(parsed.password) if parsed.password else None)
-        bare = urlunparse(parsed._replace(netloc=parsed.netloc.rpartition("@")[2]))
+        parsed, user, password = split_credentials(uri, user, password)
+        bare = urlunparse(parsed)
         auth = (user, password or "") if user else None
         try:
             driver = GraphDatabase.driver(bare, auth=auth, connection_timeout=5)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import unquote, urlparse, urlunparse
 
 FALKOR_SCHEMES = {"falkordb", "falkordbs", "redis", "rediss"}
 BOLT_SCHEMES = {"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"}
@@ -60,6 +60,17 @@ def redact(uri: str) -> str:
     if parsed.port:
         netloc += f":{parsed.port}"
     return urlunparse(parsed._replace(netloc=netloc))
+
+
+def split_credentials(
+    uri: str, user: str | None = None, password: str | None = None
+) -> tuple[Any, str | None, str | None]:
+    """(parsed URI without user-info, user, password): explicit credentials win over the URI's
+    (percent-decoded), so either backend can take them from an Airflow connection or the URI."""
+    parsed = urlparse(uri)
+    user = user or (unquote(parsed.username) if parsed.username else None)
+    password = password or (unquote(parsed.password) if parsed.password else None)
+    return parsed._replace(netloc=parsed.netloc.rpartition("@")[2]), user, password
 
 
 def batches(rows: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

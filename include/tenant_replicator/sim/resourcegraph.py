@@ -163,25 +163,18 @@ def scrub(value: Any) -> Any:
 
 
 def resource_row(body: dict, tenant_id: str) -> dict:
-    parts = body["id"].split("/")
-    return {
-        "id": body["id"],
-        "name": body.get("name"),
-        "type": str(body.get("type", "")).lower(),
-        "tenantId": tenant_id,
-        "kind": body.get("kind") or "",
-        "location": body.get("location") or "",
-        "resourceGroup": parts[4].lower() if len(parts) > 4 else "",
-        "subscriptionId": parts[2],
-        "managedBy": body.get("managedBy") or "",
-        "sku": copy.deepcopy(body.get("sku")),
-        "plan": copy.deepcopy(body.get("plan")),
-        "properties": scrub(body.get("properties") or {}),
-        "tags": copy.deepcopy(body.get("tags")),
-        "identity": copy.deepcopy(body.get("identity")),
-        "zones": copy.deepcopy(body.get("zones")),
-        "extendedLocation": copy.deepcopy(body.get("extendedLocation")),
-    }
+    """Every column of a resource's ARG row: the scalar ones, then copies of the structured ones."""
+    row = _light_row(body, tenant_id)
+    row.update(
+        sku=copy.deepcopy(body.get("sku")),
+        plan=copy.deepcopy(body.get("plan")),
+        properties=scrub(body.get("properties") or {}),
+        tags=copy.deepcopy(body.get("tags")),
+        identity=copy.deepcopy(body.get("identity")),
+        zones=copy.deepcopy(body.get("zones")),
+        extendedLocation=copy.deepcopy(body.get("extendedLocation")),
+    )
+    return row
 
 
 def container_row(body: dict, tenant_id: str) -> dict:
