@@ -6,7 +6,8 @@ so the pool is chosen per run: `task_instance_mutation_hook` (Airflow 3.3 passes
 conf names the target) sets `ti.pool` when the scheduler creates the task instance.
 
 Loaded by the scheduler through `airflow_local_settings` (a one-line shim in `$AIRFLOW_HOME/config/`,
-see `LOCAL_SETTINGS_SHIM`) or a pluggy `airflow.policy` entry point. A pool that does not exist would
+see `LOCAL_SETTINGS_SHIM`) or a pluggy entry point (`[project.entry-points."airflow.policy"]
+tenant_replicator = "tenant_replicator_airflow.policies"`). A pool that does not exist would
 leave the task unscheduled, so only targets whose pool is known to exist are routed: those of the
 campaigns configured in the campaigns file (their pools are created at startup from the same file:
 `tenant-replicator campaigns pools --create`), or every target when
@@ -20,6 +21,8 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
+
+from airflow.policies import hookimpl
 
 from tenant_replicator import campaigns
 
@@ -65,7 +68,9 @@ def route_pool(dag_id: str, task_id: str, conf: dict[str, Any] | None, routed: f
     return campaigns.pool_name(target)
 
 
-def task_instance_mutation_hook(task_instance: Any, dag_run: Any = None) -> None:
+@hookimpl
+def task_instance_mutation_hook(task_instance: Any, dag_run: Any) -> None:
+    """`dag_run` has no default on purpose: pluggy passes only the hook arguments an impl names without one."""
     if dag_run is None or task_instance.dag_id != LOOP_DAG_ID:
         return
     routed = None if os.environ.get(ROUTE_ALL_ENV, "").lower() == "all" else configured_targets()

@@ -95,3 +95,19 @@ def test_local_settings_shim_exposes_only_the_hook(tmp_path):
     exec(compile(path.read_text(), str(path), "exec"), namespace)  # what Airflow's import does
     assert namespace["__all__"] == ["task_instance_mutation_hook"]
     assert namespace["task_instance_mutation_hook"] is policies.task_instance_mutation_hook
+
+
+def test_hook_registered_as_a_pluggy_policy_plugin_gets_the_dag_run(tmp_path, monkeypatch):
+    """The entry-point route: pluggy passes only the arguments the impl names without defaults."""
+    import pluggy
+    from airflow import policies as airflow_policies
+
+    monkeypatch.setenv(policies.ROUTE_ALL_ENV, "all")
+    manager = pluggy.PluginManager("airflow.policy")
+    manager.add_hookspecs(airflow_policies)
+    manager.register(policies)
+    ti = SimpleNamespace(dag_id="tenant_replication", task_id="apply", pool="default_pool")
+    manager.hook.task_instance_mutation_hook(
+        task_instance=ti, dag_run=SimpleNamespace(conf={"target_subscription": TGT})
+    )
+    assert ti.pool == campaigns.pool_name(TGT)

@@ -11,6 +11,8 @@ posts one Slack message each and re-converges both.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import urllib.error
 from pathlib import Path
@@ -238,6 +240,12 @@ def test_two_campaigns_stay_in_sync_and_a_broken_one_fails_alone(stack):
     page = _campaign_page(stack, "camp-alpha")
     assert 'id="drift-history"' in page and "1 added in source, 1 removed from source" in page
     print(f"phase 2 done (drift detected, both re-converged): {time.monotonic() - started:.0f} s")
+    # `tenant-replicator campaigns` shows each campaign's state from the Variables (Airflow reachable)
+    listing = _cli(stack, "list")
+    assert "camp-alpha" in listing and "objective_met, iteration 1, fidelity 100.0 %" in listing
+    shown = _cli(stack, "show", "camp-alpha")
+    assert "deletes      allowed" in shown and "source_added 1, source_removed 1, source_changed 1" in shown
+    assert "re-triggered" in shown
     # the broken campaign failed alone (its chain ran beside the others' and stopped at its limit)
     (gamma,) = devstack.wait_for(lambda: first_watches(("camp-gamma",)), 240, "gamma's drift watch", 3)["camp-gamma"]
     assert gamma["state"] == "failed"
@@ -253,6 +261,12 @@ def _target_of(home: Path, campaign_id: str, name: str) -> str:
     name_map = json.loads((home / "campaigns" / campaign_id / "terraform" / "name_map.json").read_text())
     (target,) = [t for s, t in name_map.items() if s.endswith(f"/{name}")]
     return target
+
+
+def _cli(stack: devstack.Stack, *args: str) -> str:
+    command = [sys.executable, "-m", "tenant_replicator.cli", "campaigns", *args]
+    result = subprocess.run(command, env=stack.env, capture_output=True, text=True, timeout=180, check=True)
+    return result.stdout
 
 
 def _campaign_page(stack: devstack.Stack, campaign_id: str) -> str:
