@@ -730,13 +730,15 @@ def test_plan_collections_groups_by_collection_and_keeps_small_groups_single() -
            for i in range(3)]  # fmt: skip
     vault = {"id": f"{rg}/Microsoft.KeyVault/vaults/kv1", "type": "Microsoft.KeyVault/vaults"}
     subnets = [{"id": f"{VNET}/subnets/s{i}", "type": "Microsoft.Network/virtualNetworks/subnets"} for i in range(2)]
-    ext = {"id": f"{VNET}/providers/Microsoft.Insights/diagnosticSettings/d", "type": "Microsoft.Insights/diagnosticSettings"}
+    diag = "Microsoft.Insights/diagnosticSettings"
+    ext = {"id": f"{VNET}/providers/{diag}/d", "type": diag}
     groups, singles = plan_collections([*vms, vault, *subnets, ext], SUB)
     assert groups == {
         (f"/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines", "Microsoft.Compute/virtualMachines"): vms,
         (f"{VNET}/subnets", "Microsoft.Network/virtualNetworks/subnets"): subnets,
     }
-    assert sorted(singles, key=str) == sorted([vault, ext], key=str)  # one vault: a GET is cheaper than listing every vault
+    # one vault: a GET is cheaper than listing every vault; an extension resource has no collection here
+    assert sorted(singles, key=str) == sorted([vault, ext], key=str)
     assert collection_scope(ext["id"], ext["type"], SUB) is None
     assert collection_scope("/subscriptions/x", "Microsoft.Compute/virtualMachines", SUB) is None
 

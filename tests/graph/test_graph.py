@@ -237,3 +237,30 @@ def test_nested_maps_and_mixed_keys_fall_back_to_the_map_encoder(plain_falkordb:
         assert got == [{"key": "a", "value": "x", "n": 1}, {"key": "b", "value": "y", "n": 2}]
     finally:
         store.close()
+
+
+def test_write_params_reach_every_batch_on_both_encodings(plain_falkordb: EmbeddedFalkorDB) -> None:
+    """Scan-wide values travel once per batch as parameters, beside `$rows`, on both encoders."""
+    stamp = """UNWIND $rows AS row
+CREATE (n:Item {key: row.key, scan: $scan, quoted: $quoted})"""
+    store = open_graph(plain_falkordb.uri, _graph_name())
+    try:
+        params = {"scan": "scan-7", "quoted": 'it\'s "x" \\ y'}
+        assert store.write(stamp, [{"key": f"p{i}"} for i in range(5)], batch_size=2, params=params) == 5
+        assert store.write(stamp, [{"key": "m", "n": {"nested": 1}}], params=params) == 1  # map fallback
+        got = store.query("MATCH (n:Item) RETURN n.key AS key, n.scan AS scan, n.quoted AS q ORDER BY n.key")
+        assert got == [{"key": k, "scan": "scan-7", "q": params["quoted"]} for k in ("m", "p0", "p1", "p2", "p3", "p4")]
+    finally:
+        store.close()
+
+
+def test_server_gone_after_connect_is_graph_unavailable(tmp_path: Path) -> None:
+    with EmbeddedFalkorDB(tmp_path) as server:
+        store = open_graph(server.uri, _graph_name())
+    try:
+        with pytest.raises(GraphUnavailable, match="stopped answering"):
+            store.write(UPSERT, _rows(3, "x"))
+        with pytest.raises(GraphUnavailable, match="stopped answering"):
+            store.query("RETURN 1 AS one")
+    finally:
+        store.close()
