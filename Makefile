@@ -43,6 +43,7 @@ demo: install
 
 test: install
 	@$(MAKE) -s browser || echo "(continuing: the browser test will say why it skips)"
+	@$(MAKE) -s postgres || echo "(continuing: the Postgres and Celery E2E tests will say why they skip)"
 	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: install
@@ -55,6 +56,7 @@ clean:
 	rm -rf .work
 
 include mk/browser.mk
+include mk/postgres.mk
 
 bench: install
 	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/run.py $(BENCH)

@@ -14,72 +14,22 @@ from tenant_replicator.slack_capture import read_messages
 pytestmark = pytest.mark.slow
 
 
-def sim_stats(stack: devstack.Stack) -> dict:
-    return stack.sim_call("GET", "/_sim/stats")
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with devstack.start_stack(tmp_path_factory.mktemp("e2e")) as running:
-        client = devstack.AirflowClient(running.api_url, devstack.ADMIN_USER, running.admin_password)
-        # the status DAG has its own test; its scheduled runs must not interleave with the loop's alerts
-        devstack.wait_for(lambda: client.call("GET", "/dags/replication_status"), 120, "status DAG parsed", 1)
-        client.call("PATCH", "/dags/replication_status", {"is_paused": True})
+def stack(tmp_path_factory, start_loop_stack):
+    with start_loop_stack(tmp_path_factory.mktemp("e2e")) as running:
         yield running
 
 
-def test_chain_recovers_from_a_denied_type_and_reaches_objective(stack):
+def test_chain_recovers_from_a_denied_type_and_reaches_objective(stack, denied_type_chain):
     """Iteration 1: Azure Policy denies the data collection rule (403); the loop records the failure,
-    alerts, carries on; iteration 2 applies only that rule; iterations 2-4 succeed: objective met."""
-    from tenant_replicator.sim.seed import SOURCE_SUBSCRIPTION_ID as SRC
-    from tenant_replicator.sim.seed import TARGET_SUBSCRIPTION_ID as TGT
+    alerts, carries on; iteration 2 applies only that rule; iterations 2-4 succeed: objective met
+    (the assertions are in conftest.run_denied_type_chain, shared with the Postgres and Celery runs)."""
+    outcome = denied_type_chain(stack)
+    assert outcome.state["status"] == "objective_met"
 
-    client = devstack.AirflowClient(stack.api_url, devstack.ADMIN_USER, stack.admin_password)
-    devstack.wait_for(lambda: client.call("GET", f"/dags/{DAG_ID}"), 120, "DAG parsed", 1)
-    denial = {
-        "method": "PUT",
-        "path_contains": "/providers/Microsoft.Insights/dataCollectionRules/",
-        "status": 403,
-        "code": "RequestDisallowedByPolicy",
-        "times": 1,
-    }
-    stack.sim_call("POST", "/_sim/faults", {"faults": [denial]})
-    client.trigger(DAG_ID, demo_conf(SRC, TGT))
-    key = f"tenant_replication__{campaign_id_for(SRC, TGT)}"
 
-    state = follow_chain(client, key, timeout=600, echo=lambda line: None)
-
-    assert state["status"] == "objective_met"
-    assert state["iteration"] == 4
-    assert [h["success"] for h in state["history"]] == [False, True, True, True]
-    assert state["consecutive_successes"] == 3
-    first = state["history"][0]
-    assert first["matched"] == first["source_total"] - 1  # exactly the denied rule is missing
-    assert first["reasons"] == ["1 resource(s) failed to apply"]
-    assert state["last_fidelity"] == 100.0
-    runs = sorted(client.runs(DAG_ID), key=lambda r: r["start_date"])
-    assert [r["state"] for r in runs] == ["failed", "success", "success", "success"]
-    # the last run's XCom report holds the same counters as the Variable
-    report = client.xcom(DAG_ID, runs[-1]["dag_run_id"], "record")
-    report = json.loads(report) if isinstance(report, str) else report
-    assert report["counters"]["consecutive_successes"] == state["consecutive_successes"]
-    assert report["decision"]["objective_met"] is True
-    assert report["fidelity"]["preexisting_target"] == 3  # reported apart, not counted
-    second = client.xcom(DAG_ID, runs[1]["dag_run_id"], "record")
-    second = json.loads(second) if isinstance(second, str) else second
-    assert second["apply"]["plan"]["add"] == 1  # only the denied rule was written again
-    # the source was only ever read
-    stats = sim_stats(stack)
-    assert stats["writes"].get(SRC, 0) == 0
-    assert stats["writes"].get(TGT, 0) > 0
-    # Slack, through the real Slack provider to the loopback capture server: exactly these, in order
-    texts = [m["text"] for m in read_messages(stack.slack_capture_file)]
-    assert len(texts) == 4, texts
-    assert "task `apply` failed in iteration 1" in texts[0]
-    assert "RequestDisallowedByPolicy" in str(read_messages(stack.slack_capture_file)[0]["blocks"])
-    assert "fidelity n/a -> " in texts[1] and "iteration 1" in texts[1]
-    assert "-> 100.0 %" in texts[2] and "iteration 2" in texts[2]
-    assert "objective met" in texts[3]
+def sim_stats(stack: devstack.Stack) -> dict:
+    return stack.sim_call("GET", "/_sim/stats")
 
 
 def test_target_equal_to_source_is_refused_before_anything_runs(stack):
