@@ -82,3 +82,17 @@ def test_a_failing_worker_is_an_error_not_a_smaller_file(monkeypatch: pytest.Mon
     monkeypatch.setattr(gen._Emission, "emit", emit_failing_in_the_child)
     with pytest.raises(RuntimeError, match="generation worker failed: MemoryError: simulated worker failure"):
         generate(export.resources, export.resource_groups, export.subscriptions[0], TARGET, "n", workers=2)
+
+
+@pytest.mark.parametrize("where", [0, -1])
+def test_a_malformed_id_in_either_half_is_the_same_error(where: int) -> None:
+    resources, groups, source = _synthetic(400)
+    bad = {"id": f"/subscriptions/{source}/resourceGroups/rg/providers/Microsoft.Network", "type": "x"}
+    resources = list(resources)
+    resources.insert(len(resources) if where == -1 else 0, bad)
+    messages = []
+    for workers in (1, 2):
+        with pytest.raises(ValueError, match="malformed") as caught:
+            generate(resources, groups, source, TARGET, "n", workers=workers)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]

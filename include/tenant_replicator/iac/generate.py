@@ -16,7 +16,6 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -82,18 +81,21 @@ class GenerateResult:
     # None when the target's resources were not given (then imports.tf.json is left alone).
     imports: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)  # e.g. name_map overrides naming no input resource
-    rendered: dict[str, str] | None = None  # label -> compact JSON of its block (parallel generation)
+    rendered: dict[str, str] | None = None  # label -> its main.tf.json line (parallel generation)
+    name_map_text: str | None = None  # name_map.json's text, made by the worker (parallel generation)
 
     @property
     def config(self) -> dict[str, Any]:
         if self.rendered is not None:
             decode = _decoder()
-            self.base_config["resource"] = {"azapi_resource": {k: decode(v) for k, v in self.rendered.items()}}
+            blocks = {k: decode(line[len(_quote_label(k)) + 1 :]) for k, line in self.rendered.items()}
+            if blocks:
+                self.base_config["resource"] = {"azapi_resource": blocks}
             self.rendered = None  # from now on the dicts are the truth (a caller may change them)
         return self.base_config
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     source_id: str
     payload: dict[str, Any]
@@ -104,10 +106,10 @@ class _Item:
     label: str = ""
     target_name: str = ""
     target_id: str = ""
+    key: str = ""  # source id lower-cased: the identity of a resource everywhere in generation
 
-    @cached_property
-    def key(self) -> str:
-        return self.source_id.lower()
+    def __post_init__(self) -> None:
+        self.key = self.source_id.lower()
 
 
 # ---------------------------------------------------------------- helpers
@@ -199,10 +201,21 @@ def break_cycles(
 # ---------------------------------------------------------------- planning
 
 
+def _parse_payload(payload: dict[str, Any], source: str) -> tuple[str, ParsedId]:
+    rid = _normalise_id(payload.get("id"))
+    parsed = parse_resource_id(rid)
+    if parsed.resource_type is None or parsed.parent is None:
+        raise ValueError(f"malformed ARM resource id (no type/name): {rid!r}")
+    if parsed.subscription.lower() != source.lower():
+        raise ValueError(f"resource {rid!r} is not in the source subscription {source}")
+    return rid, parsed
+
+
 def _collect(
-    resources: Iterable[dict[str, Any]], resource_groups: Iterable[dict[str, Any]], source: str
+    resources: Iterable[dict[str, Any]], resource_groups: Iterable[dict[str, Any]], source: str, parallel: bool = False
 ) -> tuple[list[_Item], list[_Item]]:
-    """Parse and de-duplicate inputs; every ID must be well formed and in the source subscription."""
+    """Parse and de-duplicate inputs (IDs parsed by two processes when ``parallel``); every ID must be
+    well formed and in the source subscription."""
     rgs: dict[str, _Item] = {}
     for rg in resource_groups:
         rid = _normalise_id(rg.get("id") or f"/subscriptions/{source}/resourceGroups/{rg.get('name', '')}")
@@ -213,13 +226,9 @@ def _collect(
             raise ValueError(f"resource group {rid!r} is not in the source subscription {source}")
         rgs.setdefault(rid.lower(), _Item(rid, rg, RG_TYPE, lookup(RG_TYPE), parsed, is_rg=True))
     items: dict[str, _Item] = {}
-    for payload in resources:
-        rid = _normalise_id(payload.get("id"))
-        parsed = parse_resource_id(rid)
-        if parsed.resource_type is None or parsed.parent is None:
-            raise ValueError(f"malformed ARM resource id (no type/name): {rid!r}")
-        if parsed.subscription.lower() != source.lower():
-            raise ValueError(f"resource {rid!r} is not in the source subscription {source}")
+    payloads = resources if isinstance(resources, list) else list(resources)
+    parse = functools.partial(_parse_payload, source=source)
+    for payload, (rid, parsed) in zip(payloads, _map(parse, payloads, parallel), strict=True):
         info = lookup(str(payload.get("type") or parsed.resource_type))
         if parsed.resource_type.lower() == RG_TYPE.lower():
             rgs.setdefault(rid.lower(), _Item(rid, payload, RG_TYPE, info, parsed, is_rg=True))
@@ -282,8 +291,11 @@ def _skip_reasons(
     items: list[_Item],
     principal_map: Mapping[str, str] | None = None,
     overrides: Overrides | None = None,
+    own: Mapping[str, str | None] | None = None,
 ) -> tuple[dict[str, str], dict[str, _Item]]:
-    """(source id lower -> reason for everything never replicated, child key -> parent carrying it inline)."""
+    """(source id lower -> reason for everything never replicated, child key -> parent carrying it inline).
+
+    ``own``: ``_own_reason`` of every item, when already computed (by two processes)."""
     reasons: dict[str, str] = {}
     for rg in rgs:
         reason = overrides.rg_skip_reason(rg.parsed.name or "") if overrides else None
@@ -293,13 +305,13 @@ def _skip_reasons(
     for item in items:
         p = item.parsed
         rg_key = f"/subscriptions/{p.subscription}/resourcegroups/{p.resource_group}".lower()
-        chosen = overrides.skip_reason(item.type, p.resource_group) if overrides else None
-        if chosen:
-            reasons[item.key] = chosen
+        reason = overrides.skip_reason(item.type, p.resource_group) if overrides else None
+        if reason:
+            pass
         elif p.resource_group and rg_key in reasons:
-            reason: str | None = f"in platform-managed resource group {p.resource_group} ({reasons[rg_key]})"
+            reason = f"in platform-managed resource group {p.resource_group} ({reasons[rg_key]})"
         else:
-            reason = _own_reason(item, principal_map)
+            reason = own[item.key] if own is not None else _own_reason(item, principal_map)
         if reason:
             reasons[item.key] = reason
     by_key = {i.key: i for i in items}
@@ -360,11 +372,14 @@ def _assign_names(
         item.target_name = name
 
 
-def _assign_labels(items: list[_Item]) -> None:
+def _assign_labels(items: list[_Item], candidates: Mapping[str, str] | None = None) -> None:
+    """Stable labels; ``candidates`` (key -> first-choice label) when computed by two processes."""
     taken: set[str] = set()
     for item in items:
         hash_len = 6
-        label = label_for(item.type, item.parsed.name or "", item.key, hash_len)
+        label = candidates.get(item.key) if candidates else None
+        if label is None:
+            label = label_for(item.type, item.parsed.name or "", item.key, hash_len)
         while label in taken:
             hash_len += 2
             label = label_for(item.type, item.parsed.name or "", item.key, hash_len)
@@ -517,8 +532,15 @@ def generate(
     if not nonce:
         raise ValueError("a non-empty campaign nonce is required for globally unique names")
 
-    rgs, items = _collect(resources, resource_groups, source)
-    reasons, inline = _skip_reasons(rgs, items, principals, overrides)
+    resources = resources if isinstance(resources, list) else list(resources)
+    parallel = _use_workers(workers, len(resources))
+    rgs, items = _collect(resources, resource_groups, source, parallel)
+    own = candidates = None
+    if parallel:  # the per-resource part of skipping and labelling, in two processes
+        firsts = _map(functools.partial(_own_and_label, principals=principals), items, True)
+        own = {i.key: reason for i, (reason, _) in zip(items, firsts, strict=True)}
+        candidates = {i.key: label for i, (_, label) in zip(items, firsts, strict=True)}
+    reasons, inline = _skip_reasons(rgs, items, principals, overrides, own)
     skipped = [{"id": i.source_id, "type": i.type, "reason": reasons[i.key]} for i in rgs + items if i.key in reasons]
     inline_items = [i for i in items if i.key in inline]
     rgs = [i for i in rgs if i.key not in reasons]
@@ -526,7 +548,7 @@ def generate(
 
     chosen_names = overrides.name_map if overrides else None
     _assign_names(rgs, items, source, target, nonce, chosen_names)
-    _assign_labels(rgs + items)
+    _assign_labels(rgs + items, candidates)
     target_by_id = _assign_target_ids(rgs, items, source, target)
     for child in inline_items:  # addressed below the parent's new id; the parent's PUT creates it
         child.target_id = _literal_target(child.source_id, target_by_id, source, target)
@@ -541,25 +563,16 @@ def generate(
     variables: list[dict[str, str]] = []
     slots: list[Slot] = []
     parent_edges: set[tuple[str, str]] = set()
-    for rg in rgs:
-        block: dict[str, Any] = {
-            "type": f"{RG_TYPE}@{rg.info.default_api_version}",
-            "name": _text(rg.target_name),
-            "parent_id": f"/subscriptions/{target}",
-        }
-        if rg.payload.get("location"):
-            block["location"] = _text(_location(str(rg.payload["location"]), overrides))
-        if rg.payload.get("tags"):
-            block["tags"] = rw.convert(rg.payload["tags"], rg.source_id, rg.label, (), slots)
-        blocks[rg.label] = block
-    emission = _Emission(rw, source, nonce, principals, overrides, emit_secrets)
+    emission = _Emission(rw, source, target, nonce, principals, overrides, emit_secrets)
     emission.blocks, emission.slots, emission.parent_edges = blocks, slots, parent_edges
     rendered: dict[str, str] | None = None
-    if _use_workers(workers, len(items)):
-        rendered, child_variables = _emit_forked(emission, items)
+    name_map = {i.key: i.target_id for i in rgs + items + inline_items}
+    name_map_text = None
+    if parallel:
+        rendered, child_variables, name_map_text = _emit_forked(emission, rgs + items, name_map)
         variables.extend(emission.variables + child_variables)
     else:
-        emission.emit(items)
+        emission.emit(rgs + items)
         patch_slots(slots, break_cycles(parent_edges, rw.edges - parent_edges))
         variables.extend(emission.variables)
     config: dict[str, Any] = {
@@ -579,7 +592,7 @@ def generate(
             unmapped.append(ref)
     return GenerateResult(
         base_config=config,
-        name_map={i.key: i.target_id for i in rgs + items + inline_items},
+        name_map=name_map,
         skipped=skipped,
         inline=[{"id": i.source_id, "type": i.type, "parent": inline[i.key].source_id} for i in inline_items],
         unmapped_references=sorted(unmapped, key=lambda r: (r["id"].lower(), r["reference"].lower())),
@@ -589,6 +602,7 @@ def generate(
         imports=None if target_resources is None else _imports(rgs + items, target_resources),
         notes=_unused_name_overrides(chosen_names, rgs + items + inline_items),
         rendered=rendered,
+        name_map_text=name_map_text,
     )
 
 
@@ -606,20 +620,37 @@ class _Emission:
         self,
         rw: Rewriter,
         source: str,
+        target: str,
         nonce: str,
         principals: Mapping[str, str] | None,
         overrides: Overrides | None,
         emit_secrets: bool,
     ) -> None:
-        self.rw, self.source, self.nonce, self.principals = rw, source, nonce, principals
+        self.rw, self.source, self.target, self.nonce, self.principals = rw, source, target, nonce, principals
         self.overrides, self.emit_secrets = overrides, emit_secrets
         self.blocks: dict[str, dict[str, Any]] = {}
         self.slots: list[Slot] = []
         self.parent_edges: set[tuple[str, str]] = set()
         self.variables: list[dict[str, str]] = []
 
+    def group(self, rg: _Item) -> None:
+        block: dict[str, Any] = {
+            "type": f"{RG_TYPE}@{rg.info.default_api_version}",
+            "name": _text(rg.target_name),
+            "parent_id": f"/subscriptions/{self.target}",
+        }
+        if rg.payload.get("location"):
+            block["location"] = _text(_location(str(rg.payload["location"]), self.overrides))
+        if rg.payload.get("tags"):
+            block["tags"] = self.rw.convert(rg.payload["tags"], rg.source_id, rg.label, (), self.slots)
+        self.blocks[rg.label] = block
+
     def emit(self, items: list[_Item]) -> None:
+        """Blocks of resource groups and resources (templates wait in ``slots``)."""
         for item in items:
+            if item.is_rg:
+                self.group(item)
+                continue
             block = {"type": _text(f"{item.type}@{_api(item)}"), "name": _text(item.target_name)}
             parent = self.rw.leaf(item.parsed.parent or f"/subscriptions/{self.source}", item.source_id, item.label)
             block["parent_id"] = parent
@@ -647,10 +678,51 @@ class _Emission:
             self.blocks[item.label] = block
 
     def render(self, literal_edges: set[tuple[str, str]]) -> dict[str, str]:
-        """Resolve templates and encode every block (label -> compact sorted JSON)."""
+        """Resolve templates and encode every block: label -> its main.tf.json line (without comma)."""
         patch_slots(self.slots, literal_edges)
         dumps = _encoder()
-        return {label: dumps(block) for label, block in self.blocks.items()}
+        return {label: f"{_quote_label(label)}:{dumps(block)}" for label, block in self.blocks.items()}
+
+
+def _own_and_label(item: _Item, principals: Mapping[str, str] | None) -> tuple[str | None, str]:
+    return _own_reason(item, principals), label_for(item.type, item.parsed.name or "", item.key)
+
+
+def _map(func: Callable[[Any], Any], values: list[Any], parallel: bool) -> list[Any]:
+    """``[func(v) for v in values]``, the second half in a forked child when ``parallel``.
+
+    The child inherits ``values`` (nothing pickled on the way in) and sends back its results; an
+    exception there (e.g. the ValueError of a malformed ID) is raised here, after any of the first
+    half's, so the first bad input in input order is the one reported, as without a child.
+    """
+    if not parallel or len(values) < 2:
+        return [func(v) for v in values]
+    half = len(values) // 2
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            os.close(read_fd)
+            try:
+                result: Any = ("ok", [func(v) for v in values[half:]])
+            except Exception as error:  # noqa: BLE001 - handed to the parent as it is
+                result = ("raise", error)
+            _send(write_fd, result)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    try:
+        first = [func(v) for v in values[:half]]
+        status, second = _recv(read_fd)
+    finally:
+        os.close(read_fd)
+        os.waitpid(pid, 0)
+    if status == "raise":
+        raise second
+    return first + second
 
 
 def _use_workers(workers: int | None, count: int) -> bool:
@@ -678,14 +750,17 @@ def _recv(fd: int) -> Any:
     return pickle.loads(data)  # noqa: S301 - our own forked child, over a private pipe
 
 
-def _emit_forked(emission: _Emission, items: list[_Item]) -> tuple[dict[str, str], list[dict[str, str]]]:
+def _emit_forked(
+    emission: _Emission, items: list[_Item], name_map: dict[str, str]
+) -> tuple[dict[str, str], list[dict[str, str]], str]:
     """Emit the first half here and the second in a forked child; byte-identical to ``emit`` + render.
 
     The child inherits the plan (fork: nothing pickled on the way in) and sends back its edges; the
     parent breaks cycles over all edges, sends the literal edges to the child, and both render
-    their blocks to JSON text. Returns (label -> JSON text, the child's variables).
+    their blocks to JSON text; the child encodes name_map.json while the parent breaks the cycles.
+    Returns (label -> main.tf.json line, the child's variables, name_map.json text).
     """
-    half = len(items) // 2
+    half = len(items) * 45 // 100  # the parent also breaks the cycles and merges
     to_parent_r, to_parent_w = os.pipe()
     to_child_r, to_child_w = os.pipe()
     pid = os.fork()
@@ -694,12 +769,13 @@ def _emit_forked(emission: _Emission, items: list[_Item]) -> tuple[dict[str, str
         try:
             os.close(to_parent_r)
             os.close(to_child_w)
-            emission.blocks, emission.slots, emission.parent_edges = {}, [], set()  # the parent has the groups
+            emission.blocks, emission.slots, emission.parent_edges = {}, [], set()
             emission.emit(items[half:])
             rw = emission.rw
             _send(to_parent_w, ("ok", emission.parent_edges, rw.edges, rw.unmapped, emission.variables))
+            names = name_map_json(name_map)
             literal = _recv(to_child_r)
-            _send(to_parent_w, emission.render(literal))
+            _send(to_parent_w, (emission.render(literal), names))
         except BaseException as error:  # report, then leave without running the parent's cleanup
             code = 1
             try:
@@ -722,11 +798,12 @@ def _emit_forked(emission: _Emission, items: list[_Item]) -> tuple[dict[str, str
         literal = break_cycles(parent_edges, emission.rw.edges - parent_edges)
         _send(to_child_w, literal)
         rendered = emission.render(literal)
-        child_rendered = _recv(to_parent_r)
-        if isinstance(child_rendered, tuple):
-            raise RuntimeError(f"generation worker failed: {child_rendered[1]}")
+        second = _recv(to_parent_r)
+        if second[0] == "error":
+            raise RuntimeError(f"generation worker failed: {second[1]}")
+        child_rendered, names = second
         rendered.update(child_rendered)
-        return rendered, child_variables
+        return rendered, child_variables, names
     finally:
         os.close(to_parent_r)
         os.close(to_child_w)
@@ -797,15 +874,21 @@ def _decoder() -> Callable[[str], Any]:
     return loads
 
 
+_PLAIN_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def _quote_label(label: str) -> str:
+    """JSON string of a label; generated labels need no escaping, so no encoder call per line."""
+    return f'"{label}"' if _PLAIN_LABEL.fullmatch(label) else json.dumps(label)
+
+
 def dump_config(config: dict[str, Any], rendered: Mapping[str, str] | None = None) -> str:
     """``main.tf.json`` text: sorted, one resource block a line (diff-friendly, and a C encoder does
     the work: pretty-printing with ``indent`` would fall back to Python's and take 5x longer).
-    ``rendered``: azapi_resource blocks already encoded by ``dumps`` (parallel generation)."""
+    ``rendered``: label -> the block's finished line (``Emission.render``, parallel generation)."""
     dumps = _encoder()
-    encode_block = dumps
-    if rendered is not None:
+    if rendered:
         config = {**config, "resource": {"azapi_resource": rendered}}
-        encode_block = str
     lines = ["{"]
     keys = sorted(config)
     for n, key in enumerate(keys):
@@ -820,14 +903,24 @@ def dump_config(config: dict[str, Any], rendered: Mapping[str, str] | None = Non
             lines.append(f"{json.dumps(kind)}:{{")
             labels = sorted(value[kind])
             last = len(labels) - 1
-            lines.extend(
-                f"{json.dumps(label)}:{encode_block(value[kind][label])}{',' if i < last else ''}"
-                for i, label in enumerate(labels)
-            )
+            if rendered is not None and kind == "azapi_resource":
+                lines.append(",\n".join([rendered[label] for label in labels]))
+            else:
+                lines.extend(
+                    f"{_quote_label(label)}:{dumps(value[kind][label])}{',' if i < last else ''}"
+                    for i, label in enumerate(labels)
+                )
             lines.append("}" + ("," if k < len(kinds) - 1 else ""))
         lines.append("}" + comma)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def name_map_json(name_map: Mapping[str, str]) -> str:
+    """name_map.json: keys sorted, one entry a line (one C-encoder call, then a line break before
+    every key: each key is an ID and starts with "/subscriptions/")."""
+    text = _encoder()(dict(name_map))
+    return text.replace('","/subscriptions/', '",\n"/subscriptions/') + "\n"
 
 
 FORMATS = {"json": "main.tf.json", "hcl": "main.tf"}
@@ -880,10 +973,8 @@ def write_config(result: GenerateResult, workdir: Path, fmt: str = "json") -> Pa
         main.write_text(dump_config(result.base_config, result.rendered), encoding="utf-8")
     else:
         main.write_text(dump_config(result.config), encoding="utf-8")
-    # one C-encoder call, then one entry a line (every key is an ID: it starts with "/subscriptions/")
-    text = json.dumps(dict(sorted(result.name_map.items())), separators=(",", ":"), ensure_ascii=False)
-    text = text.replace('","/subscriptions/', '",\n"/subscriptions/')
-    (workdir / "name_map.json").write_text(text + "\n", encoding="utf-8")
+    text = result.name_map_text if result.name_map_text is not None else name_map_json(result.name_map)
+    (workdir / "name_map.json").write_text(text, encoding="utf-8")
     if result.imports is not None:
         write_imports(workdir, result.imports)
     return main
