@@ -50,3 +50,26 @@ def test_unknown_kind_and_bad_store_are_errors(tmp_path: Path) -> None:
     (tmp_path / "secrets" / "tf_vars.json").write_text('["not", "an object"]')
     with pytest.raises(ValueError, match="not an object"):
         secrets.tf_var_env(tmp_path / "terraform")
+
+
+def test_every_registry_secret_is_write_only_in_the_simulator() -> None:
+    """The generator's secret paths and the simulator's write-only table agree (two independent tables)."""
+    from tenant_replicator.iac.registry import _BY_LOWER
+    from tenant_replicator.sim.readonly import WRITE_ONLY, drop_write_only
+
+    with_secrets = {t: info for t, info in _BY_LOWER.items() if info.secret_paths}
+    assert len(with_secrets) >= 6
+    for arm_type, info in with_secrets.items():
+        for spec in info.secret_paths:
+            assert spec.path.startswith("properties."), spec
+            inner = spec.path.removeprefix("properties.")
+            assert inner in WRITE_ONLY.get(arm_type, ()), (arm_type, inner)
+            props: dict = {}
+            node = props
+            *parents, leaf = inner.split(".")
+            for seg in parents:
+                node = node.setdefault(seg, {})
+            node[leaf] = "s3cret"
+            node["kept"] = 1
+            drop_write_only(info.canonical, props)
+            assert "s3cret" not in str(props) and "kept" in str(props)
