@@ -126,6 +126,44 @@ def sigkill(svc: devstack.Service) -> None:
     svc.process.wait(timeout=30)
 
 
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (task supervisors, task runners, terraform and its provider plugins)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def crash(svc: devstack.Service) -> int:
+    """What a machine crash does to one service: SIGKILL to its group and to every process below it, whatever
+    group or session they moved to (terraform runs in a session of its own). Returns how many were killed."""
+    assert svc.process is not None
+    below = descendants(svc.process.pid)
+    groups = {svc.process.pid}
+    for pid in below:
+        try:
+            groups.add(os.getpgid(pid))
+        except ProcessLookupError:
+            pass
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    svc.process.wait(timeout=30)
+    return len(below) + 1
+
+
 def restart(stack: devstack.Stack, name: str, kill: bool = True) -> devstack.Service:
     """Kill (SIGKILL) or stop a service and start a new process with the same command in its place."""
     old = service(stack, name)

@@ -77,6 +77,7 @@ def hits_in_graph(stack: devstack.Stack) -> tuple[list[str], int]:
     return [f"graph: {n[:8]}..." for n in NEEDLES if n in text], len(rows)
 
 
+@pytest.mark.timeout(1200)
 def test_canary_secrets_appear_nowhere_outside_the_secret_store(fault_stack):
     stack, client = fault_stack
     fs.reset_simulator(stack)

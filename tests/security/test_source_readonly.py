@@ -16,6 +16,7 @@ from tenant_replicator.sim.seed import SOURCE_SUBSCRIPTION_ID as SRC
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 
+@pytest.mark.timeout(1200)
 def test_no_write_ever_reached_the_source(fault_stack):
     stack, client = fault_stack
     if not fs.SESSION.outcomes:  # run alone: one campaign so the count covers something
