@@ -178,16 +178,15 @@ def group_links(rows: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def _write_nodes(
-    store: GraphStore,
-    new: list[dict[str, Any]],
-    changed: list[dict[str, Any]],
-    unchanged: list[dict[str, Any]],
-    scan: dict[str, str],
-) -> None:
+    store: GraphStore, rows: Sequence[dict[str, Any]], diff: dict[str, bool], scan: dict[str, str]
+) -> tuple[int, int, int]:
+    """Plan and write the nodes -> (created, updated, unchanged); runs beside the edge resolution."""
+    new, changed, unchanged = plan_nodes(rows, diff)
     store.write(CREATE_RESOURCES, new, params=scan)
     store.write(UPDATE_RESOURCES, changed, params=scan)
     store.write(TOUCH_RESOURCES, unchanged, params=scan)
     store.write(MERGE_GROUP_LINKS, group_links(changed))
+    return len(new), len(changed), len(unchanged)
 
 
 @contextmanager
@@ -219,24 +218,23 @@ def load(
         store.query(UPSERT_SUBSCRIPTION, {"sub": sub})
         store.write(UPSERT_GROUPS, list(group_rows))
         diff = known_state(store, resource_rows, sub)
-        new, changed, unchanged = plan_nodes(resource_rows, diff)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-load") as background:
             # the server writes nodes while this thread resolves edges (the waits release the GIL)
-            nodes = background.submit(_write_nodes, store, new, changed, unchanged, scan)
+            nodes = background.submit(_write_nodes, store, resource_rows, diff, scan)
             affected = affected_rows(resource_rows, diff)
             scanned = {r["id_lower"] for r in resource_rows}
             candidates = edge_candidates(affected) - scanned
             wanted = resolve_edges(affected, (scanned | existing_ids(store, candidates)).__contains__)
-            nodes.result()
+            created, updated, unchanged = nodes.result()
         store.write(DROP_EDGES_FROM, [{"id_lower": r["id_lower"]} for r in affected if not diff.get(r["id_lower"])])
         store.write(CREATE_EDGES, wanted)
         edges = store.query(COUNT_EDGES, {"sub": sub})
     return {
         "resource_groups": len(group_rows),
         "resources": len(resource_rows),
-        "created": len(new),
-        "updated": len(changed),
-        "unchanged": len(unchanged),
+        "created": created,
+        "updated": updated,
+        "unchanged": unchanged,
         "depends_on": int(edges[0]["n"]) if edges else 0,
         "edges_written": len(wanted),
     }
