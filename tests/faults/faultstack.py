@@ -23,9 +23,9 @@ from tenant_replicator.sim.seed import SOURCE_SUBSCRIPTION_ID as SRC
 from tenant_replicator.sim.seed import TARGET_SUBSCRIPTION_ID as TGT
 
 RESULTS_ENV = "TENANT_REPLICATOR_RELIABILITY_JSON"
-# A task whose process died is failed after this long without a heartbeat (Airflow's default is 300 s).
+# A task whose process died is noticed after this long without a heartbeat (Airflow's default is 300 s).
 FAULT_AIRFLOW_ENV = {
-    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
     "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "5",

@@ -29,6 +29,11 @@ def task_log(stack: devstack.Stack, run_id: str, task_id: str) -> str:
     return "".join(p.read_text(errors="replace") for p in sorted(folder.glob("attempt=*.log")))
 
 
+def apply_logs(stack: devstack.Stack, run_id: str) -> list:
+    folder = stack.workdir / "airflow" / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / "task_id=apply"
+    return sorted(folder.glob("attempt=*.log"))
+
+
 def assert_counters_consistent(state: dict) -> int:
     """No lost or doubled iteration: history is 1..N once each, one run each, the streak matches it.
     Returns how many iterations were lost or doubled (0)."""
@@ -170,7 +175,13 @@ def test_scheduler_sigkilled_mid_apply_resumes_the_chain(fault_stack):
     apply_state = fs.task_states(client, killed_run)["apply"]
     killed_entries = [h for h in state["history"] if h["run_id"] == killed_run]
     assert len(killed_entries) == 1  # recorded once: not lost, not doubled
-    assert apply_state == "failed" and killed_entries[0]["success"] is False
+    attempts = sorted(p.name for p in apply_logs(stack, killed_run))
+    # The new scheduler either re-runs the orphaned task (Airflow resets tasks of a dead scheduler job:
+    # a second attempt converges the same state) or fails it on its missing heartbeat; either way the
+    # iteration's outcome is the one recorded.
+    assert (apply_state == "success" and len(attempts) >= 2) or (
+        apply_state == "failed" and killed_entries[0]["success"] is False
+    ), (apply_state, attempts)
     tfstate = fs.campaign_dir(stack, "fault-kill") / "terraform" / "terraform.tfstate"
     document = json.loads(tfstate.read_text())  # parses: not torn
     assert document["resources"] and tfstate.stat().st_mode & 0o777 == 0o600
@@ -179,12 +190,20 @@ def test_scheduler_sigkilled_mid_apply_resumes_the_chain(fault_stack):
     assert missing == [] and report["fidelity"]["overall_percent"] >= 95.0
     devstack.wait_for(lambda: not fs.stray_processes(stack), 60, "no process left of the killed run", 1)
     assert locks.read_lease(fs.campaign_dir(stack, "fault-kill"))["phase"] == "released"
+    logs = apply_logs(stack, killed_run)
+    how = (
+        f"the orphaned apply re-run by the new scheduler (attempt {len(attempts)}) converged the same state"
+        if apply_state == "success"
+        else "the killed apply failed by heartbeat timeout"
+    )
     fs.record_outcome(
         "scheduler and its task processes (terraform included) SIGKILLed mid-apply, scheduler restarted",
-        f"killed iteration failed by heartbeat timeout and recorded once; objective met at iteration "
-        f"{state['iteration']}, {recovered_s:.0f} s after the kill; state parses, 0600; no process left",
+        f"{how}; iteration recorded once; objective met at iteration {state['iteration']}, "
+        f"{recovered_s:.0f} s after the kill; state parses, 0600; no process left",
         len(missing) + lost,
         processes_killed=killed,
+        apply_attempts=len(attempts),
+        stale_terraform_lock_removed=any("stale local lock" in log.read_text(errors="replace") for log in logs),
         target_writes_at_kill=writes_at_kill,
         iterations=state["iteration"],
         recovered_s=recovered_s,
