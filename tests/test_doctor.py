@@ -59,6 +59,24 @@ def test_table_json_and_exit_code() -> None:
     assert doctor.table(checks).endswith("NOT ready: fix the MISSING rows above")
 
 
+def test_campaign_home(tmp_path: Path) -> None:
+    from tenant_replicator.settings import load_settings
+
+    def home_check(path: Path) -> doctor.Check:
+        return doctor.check_home(load_settings({"TENANT_REPLICATOR_HOME": str(path)}))
+
+    assert home_check(tmp_path / "new").detail.endswith("will be created (0700)")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    assert home_check(private).status == doctor.OK
+    private.chmod(0o755)
+    shared = home_check(private)
+    assert shared.status == doctor.WARN and shared.fix == f"chmod 700 {private}" and not shared.failed
+    if os.geteuid() != 0:  # root writes anywhere
+        private.chmod(0o500)
+        assert home_check(private / "x").status == doctor.MISSING
+
+
 def test_token_subject() -> None:
     assert doctor.token_subject("opaque") == ""
 
@@ -100,6 +118,7 @@ def test_everything_present_on_the_embedded_stack(stack: devstack.Stack) -> None
     assert checks["terraform"]["status"] == "OK" and "1." in checks["terraform"]["detail"]
     assert checks["azapi provider"]["status"] == "OK" and "stand-in" in checks["azapi provider"]["detail"]
     assert checks["graph"]["status"] == "OK" and stack.graph_uri in checks["graph"]["detail"]
+    assert checks["campaign home"]["status"] in ("OK", "WARN")
     assert checks["slack"]["status"] == "OK" and "slackwebhook" in checks["slack"]["detail"]
     assert checks["azure identity"]["detail"].startswith("simulator from simulator")
     assert checks["azure token"]["status"] == "OK"

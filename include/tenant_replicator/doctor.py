@@ -178,6 +178,33 @@ def check_graph(settings: Settings) -> Check:
     return Check("graph", OK, f"{redact(settings.graph_uri)} answers (graph {settings.graph_name!r})")
 
 
+def check_home(settings: Settings) -> Check:
+    """Campaign data (terraform state: resource bodies, sometimes secrets) must be writable and private."""
+    import os
+
+    home = settings.home
+    existing = next((p for p in (home, *home.parents) if p.exists()), None)
+    if existing is None or not os.access(existing, os.W_OK | os.X_OK):
+        return Check(
+            "campaign home",
+            MISSING,
+            f"{home} is not writable",
+            "mount a writable volume there (compose: campaign-home)",
+        )
+    if existing != home:
+        return Check("campaign home", OK, f"{home} will be created (0700)")
+    mode = home.stat().st_mode & 0o777
+    if mode & 0o077:
+        return Check(
+            "campaign home",
+            WARN,
+            f"{home} is mode {mode:o}: terraform state is readable by others",
+            f"chmod 700 {home}",
+            required=False,
+        )
+    return Check("campaign home", OK, f"{home} (mode {mode:o})")
+
+
 def check_slack(conn_id: str = DEFAULT_SLACK_CONN_ID, lookup: Callable[[str], Any] | None = None) -> Check:
     """Optional: without it alerts go to the task log only."""
     fix = (
@@ -305,6 +332,7 @@ def run_checks(
     else:
         checks.append(check_provider(settings, binary))
     checks.append(check_graph(settings))
+    checks.append(check_home(settings))
     checks.append(check_slack(slack_conn_id))
     if azure:
         checks.extend(check_azure(settings, source, target))
