@@ -255,7 +255,7 @@ def test_parse_lines_skips_noise() -> None:
 
 def test_provider_crash_lines_come_from_terraforms_error_log() -> None:
     """Lines as terraform 1.11 prints them with TF_LOG=ERROR when the provider process is SIGKILLed."""
-    from tenant_replicator.terraform.events import provider_crash_lines
+    from tenant_replicator.terraform.events import crash_evidence, provider_crash_lines
 
     stderr = (
         '2026-11-25T18:18:26.697Z [ERROR] Checkpoint error: Get "https://checkpoint-api.hashicorp.com": no such host\n'
@@ -267,7 +267,9 @@ def test_provider_crash_lines_come_from_terraforms_error_log() -> None:
     )
     lines = provider_crash_lines(stderr)
     assert len(lines) == 2 and all(not line.startswith("2026") for line in lines)
-    assert lines[-1].startswith("provider: plugin process exited") and 'error="signal: killed"' in lines[-1]
+    assert lines[0].startswith("provider: plugin process exited") and 'error="signal: killed"' in lines[0]
+    assert "rpc error: code = Unavailable" in lines[1]  # the exit first, whatever the order it was logged in
+    assert crash_evidence(lines) == lines[0] and crash_evidence(list(reversed(lines))) == lines[0]
     assert provider_crash_lines("panic: runtime error: index out of range\n") == [
         "panic: runtime error: index out of range"
     ]

@@ -216,11 +216,20 @@ _LOG_PREFIX_RE = re.compile(r"^\S+\s+\[(?:ERROR|WARN|INFO|DEBUG|TRACE)\]\s*")
 
 
 def provider_crash_lines(stderr: str, limit: int = 5) -> list[str]:
-    """The stderr lines that say a provider plugin died (log prefix stripped, each <= 300 chars)."""
-    found = []
-    for line in stderr.splitlines():
-        if _CRASH_LINE_RE.search(line):
-            found.append(_LOG_PREFIX_RE.sub("", line.strip())[:300])
-            if len(found) >= limit:
-                break
-    return found
+    """The stderr lines that say a provider plugin died (log prefix stripped, each <= 300 chars),
+    the plugin's exit first, then panics, then the rest in order."""
+    found = [_LOG_PREFIX_RE.sub("", line.strip())[:300] for line in stderr.splitlines() if _CRASH_LINE_RE.search(line)]
+    return sorted(found, key=_crash_rank)[:limit]
+
+
+def _crash_rank(line: str) -> int:
+    return 0 if "plugin process exited" in line else 1 if "panic:" in line else 2
+
+
+def crash_evidence(lines: list[str]) -> str:
+    """The most telling crash line: the plugin's exit (with its signal/status), else a panic, else the last."""
+    for needle in ("plugin process exited", "panic:"):
+        found = next((line for line in lines if needle in line), None)
+        if found:
+            return found
+    return lines[-1] if lines else ""

@@ -18,7 +18,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tenant_replicator.terraform.events import diagnostic_of, provider_crash_lines, summarise_apply, summarise_plan
+from tenant_replicator.terraform.events import (
+    crash_evidence,
+    diagnostic_of,
+    provider_crash_lines,
+    summarise_apply,
+    summarise_plan,
+)
 from tenant_replicator.terraform.process import DEFAULT_GRACE_S, ManagedProcess, ProcessResult
 
 log = logging.getLogger(__name__)
@@ -395,7 +401,7 @@ def _raise_if_provider_crashed(what: str, result: ProcessResult, diagnostics: li
     crash = provider_crash_lines(result.stderr)
     if crash:
         raise ProviderCrashed(
-            f"the provider plugin crashed during terraform {what} ({crash[-1]})",
+            f"the provider plugin crashed during terraform {what} ({crash_evidence(crash)})",
             diagnostics,
             result.returncode,
             result.stderr,
@@ -488,7 +494,7 @@ def failure_message(summary: dict[str, Any], max_listed: int = 10) -> str:
             f"by this campaign (not imported; adopt_existing=True imports them: {shown})"
         )
     if summary.get("provider_crashed"):
-        evidence = (summary.get("provider_crash") or [""])[-1]
+        evidence = crash_evidence(summary.get("provider_crash") or [])
         parts.append("the provider plugin crashed" + (f" ({evidence})" if evidence else ""))
     if summary["failed_count"]:
         parts.append(f"{summary['failed_count']} failed")
