@@ -760,7 +760,7 @@ def _emit_forked(
     their blocks to JSON text; the child encodes name_map.json while the parent breaks the cycles.
     Returns (label -> main.tf.json line, the child's variables, name_map.json text).
     """
-    half = len(items) * 45 // 100  # the parent also breaks the cycles and merges
+    half = len(items) * 40 // 100  # the parent also plans, breaks the cycles and merges: measured balance
     to_parent_r, to_parent_w = os.pipe()
     to_child_r, to_child_w = os.pipe()
     pid = os.fork()
