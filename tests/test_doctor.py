@@ -165,11 +165,14 @@ def test_things_missing(stack: devstack.Stack) -> None:
     assert "AIRFLOW_CONN_TENANT_REPLICATOR_SLACK" in text
 
 
-def test_access_problems_are_named(stack: devstack.Stack) -> None:
+def test_missing_identity_is_named(stack: devstack.Stack) -> None:
     code, report = _doctor(_env(stack, TENANT_REPLICATOR_AZURE_CONN_ID="azure_nowhere"))
     checks = _by_name(report)
     assert code == 1 and checks["azure identity"]["status"] == "MISSING"
     assert "'azure_nowhere'" in checks["azure identity"]["detail"]
+
+
+def test_subscription_access_problems_are_named(stack: devstack.Stack) -> None:
     unknown_source, unknown_target = "00000000-1111-2222-3333-444444444444", "00000000-5555-6666-7777-888888888888"
     code, report = _doctor(_env(stack), "--source", unknown_source, "--target", unknown_target)
     checks = _by_name(report)
