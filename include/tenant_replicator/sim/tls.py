@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-DNS_NAMES = ("localhost",)
+# extra DNS names (comma-separated), e.g. the compose service `simulator` other containers connect to
+_EXTRA_NAMES = os.environ.get("TENANT_REPLICATOR_SIM_TLS_NAMES", "")
+DNS_NAMES = ("localhost", *(name.strip() for name in _EXTRA_NAMES.split(",") if name.strip()))
 IP_ADDRESSES = ("127.0.0.1", "::1")
 CA_DAYS = 3650
 SERVER_DAYS = 825
