@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tenant_replicator.graph.store import GraphStore
-from tenant_replicator.scan.transform import ancestors, edge_candidates, resolve_edges
+from tenant_replicator.scan.transform import ancestor_chains, ancestors, edge_candidates, resolve_edges
 
 LOOKUP_BATCH = 500
 
@@ -31,15 +31,17 @@ WITH g, row
 MATCH (s:Subscription {id: row.subscription_id})
 MERGE (g)-[:IN]->(s)"""
 
-# Per-row fields; `type_lower` is derived server-side (types are ASCII) and the scan-wide values
-# (subscription, scan id and time) travel once per batch as parameters: ~15 % less for the server
-# to parse per node (bench/bench_graph_load.py).
-_ROW_FIELDS = ("id", "type", "name", "location", "resource_group", "api_version", "properties", "body_hash", "tags")
+# Resource node properties. Each one costs the server ~1 us a node to parse and set (measured:
+# 100k nodes with the 10 small ones took 1.0 s of server CPU more than without), so nothing the
+# stored body already says twice: tags are in `properties`, the scan time is on the Subscription
+# node (`last_scan_at` of `scan_id`), the lower-cased type is `toLower(r.type)`. Scan-wide values
+# travel once per batch as parameters.
+_ROW_FIELDS = ("id", "type", "name", "location", "resource_group", "api_version", "properties", "body_hash")
 NODE_KEYS = ("id_lower", *_ROW_FIELDS, "rg_id_lower")
 _NODE_PROPS = (
     "id_lower: row.id_lower, "
     + ", ".join(f"{f}: row.{f}" for f in _ROW_FIELDS)
-    + ", type_lower: toLower(row.type), subscription_id: $sub, scan_id: $scan_id, scanned_at: $scanned_at"
+    + ", subscription_id: $sub, scan_id: $scan_id"
 )
 
 # a new node and its IN edge in one statement: one parse and one index lookup fewer per row than
@@ -52,12 +54,12 @@ CREATE_RESOURCES = (
 UPDATE_RESOURCES = (
     "UNWIND $rows AS row\nMATCH (r:Resource {id_lower: row.id_lower})\nSET "
     + ", ".join(f"r.{f} = row.{f}" for f in _ROW_FIELDS)
-    + ", r.type_lower = toLower(row.type), r.subscription_id = $sub, r.scan_id = $scan_id, r.scanned_at = $scanned_at"
+    + ", r.subscription_id = $sub, r.scan_id = $scan_id"
 )
 
 TOUCH_RESOURCES = """UNWIND $rows AS row
 MATCH (r:Resource {id_lower: row.id_lower})
-SET r.scan_id = $scan_id, r.scanned_at = $scanned_at"""
+SET r.scan_id = $scan_id"""
 
 # a changed node keeps its group (the group is part of its ID); MERGE repairs a missing link.
 MERGE_GROUP_LINKS = """UNWIND $rows AS row
@@ -209,11 +211,11 @@ def load(
     """Upsert groups, resources, IN and DEPENDS_ON edges as a diff against the graph; returns counts.
 
     `resource_rows` must be unique by `id_lower` (see transform.dedupe) and share one scan
-    (`scan_id`, `scanned_at` of the first row).
+    (`scan_id` of the first row).
     """
     sub = subscription_id.lower()
     first = resource_rows[0] if resource_rows else (group_rows[0] if group_rows else {})
-    scan = {"sub": sub, "scan_id": str(first.get("scan_id", "")), "scanned_at": str(first.get("scanned_at", ""))}
+    scan = {"sub": sub, "scan_id": str(first.get("scan_id", ""))}
     with _frozen_heap():
         store.query(UPSERT_SUBSCRIPTION, {"sub": sub})
         store.write(UPSERT_GROUPS, list(group_rows))
@@ -223,8 +225,12 @@ def load(
             nodes = background.submit(_write_nodes, store, resource_rows, diff, scan)
             affected = affected_rows(resource_rows, diff)
             scanned = {r["id_lower"] for r in resource_rows}
-            candidates = edge_candidates(affected) - scanned
-            wanted = resolve_edges(affected, (scanned | existing_ids(store, candidates)).__contains__)
+            chains = ancestor_chains(affected)
+            # only other subscriptions' nodes can be link targets besides this scan's: an unscanned
+            # ID of this subscription is gone (or a child resource without a node of its own)
+            own = f"/subscriptions/{sub}/"
+            candidates = {c for c in edge_candidates(affected, chains) - scanned if not c.startswith(own)}
+            wanted = resolve_edges(affected, (scanned | existing_ids(store, candidates)).__contains__, chains)
             created, updated, unchanged = nodes.result()
         store.write(DROP_EDGES_FROM, [{"id_lower": r["id_lower"]} for r in affected if not diff.get(r["id_lower"])])
         store.write(CREATE_EDGES, wanted)

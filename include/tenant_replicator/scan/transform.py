@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from tenant_replicator.arm import ids
@@ -150,20 +150,33 @@ def ancestors(ref: str) -> list[str]:
         segs = segs[:-2] if len(segs) - (p + 2) > 2 else segs[:p]
 
 
-def resolve_edges(rows: Sequence[dict[str, Any]], exists: Callable[[str], bool]) -> list[dict[str, str]]:
+def ancestor_chains(rows: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """`{reference: ancestors(reference)}` for every reference of `rows`, computed once per load."""
+    return {ref: ancestors(ref) for row in rows for ref in row["depends_on"]}
+
+
+def resolve_edges(
+    rows: Sequence[dict[str, Any]],
+    exists: Callable[[str], bool],
+    chains: Mapping[str, Sequence[str]] | None = None,
+) -> list[dict[str, str]]:
     """DEPENDS_ON edges: each reference links to its longest existing prefix (a subnet ID -> its VNet).
 
     References that resolve to the resource itself (its own children) or to nothing are dropped.
+    `chains` (from `ancestor_chains`) saves recomputing each reference's ancestors.
     """
     edges: set[tuple[str, str]] = set()
     for row in rows:
         for ref in row["depends_on"]:
-            target = next((c for c in ancestors(ref) if exists(c)), None)
+            chain = chains[ref] if chains is not None else ancestors(ref)
+            target = next((c for c in chain if exists(c)), None)
             if target and target != row["id_lower"]:
                 edges.add((row["id_lower"], target))
     return [{"src": s, "dst": d} for s, d in sorted(edges)]
 
 
-def edge_candidates(rows: Sequence[dict[str, Any]]) -> set[str]:
+def edge_candidates(rows: Sequence[dict[str, Any]], chains: Mapping[str, Sequence[str]] | None = None) -> set[str]:
     """Every ID a reference of `rows` could resolve to."""
+    if chains is not None:
+        return {c for chain in chains.values() for c in chain}
     return {c for r in rows for ref in r["depends_on"] for c in ancestors(ref)}
