@@ -29,6 +29,7 @@ from tenant_replicator import campaigns
 log = logging.getLogger(__name__)
 LOOP_DAG_ID = "tenant_replication"
 APPLY_TASK_ID = "apply"
+STACK_APPLY_PREFIX = "apply_stacks_"  # stacks mode: mapped applies per wave (one TI per stack)
 ROUTE_ALL_ENV = "TENANT_REPLICATOR_APPLY_POOLS"
 LOCAL_SETTINGS_SHIM = (
     '"""Loads tenant-replicator\'s cluster policy."""\n'
@@ -60,7 +61,7 @@ def configured_targets(path: Path | None = None) -> frozenset[str]:
 
 def route_pool(dag_id: str, task_id: str, conf: dict[str, Any] | None, routed: frozenset[str] | None) -> str | None:
     """The pool for this task instance, or None to leave it alone. `routed` None = every target."""
-    if dag_id != LOOP_DAG_ID or task_id != APPLY_TASK_ID:
+    if dag_id != LOOP_DAG_ID or not (task_id == APPLY_TASK_ID or task_id.startswith(STACK_APPLY_PREFIX)):
         return None
     target = str((conf or {}).get("target_subscription") or "").strip().lower()
     if not target or (routed is not None and target not in routed):

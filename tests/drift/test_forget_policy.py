@@ -64,6 +64,7 @@ def test_route_pool_only_for_the_loops_apply_of_a_known_target():
     conf = {"target_subscription": TGT.upper()}
     routed = frozenset({TGT})
     assert policies.route_pool("tenant_replication", "apply", conf, routed) == f"tenant_replicator_apply__{TGT}"
+    assert policies.route_pool("tenant_replication", "apply_stacks_1", conf, routed) == campaigns.pool_name(TGT)
     assert policies.route_pool("tenant_replication", "generate", conf, routed) is None
     assert policies.route_pool("other_dag", "apply", conf, routed) is None
     assert policies.route_pool("tenant_replication", "apply", {"target_subscription": OTHER}, routed) is None
