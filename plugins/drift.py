@@ -81,8 +81,7 @@ def release_removed(result: dict[str, Any]) -> list[str]:
     """Source-deleted resources the campaign may not delete: out of its Terraform state, kept in the target."""
     from tenant_replicator.settings import load_settings
 
-    addresses = [row["address"] for row in result["removals"]["forget"]]
-    return drift.forget(load_settings(), result["campaign_id"], addresses)
+    return drift.forget(load_settings(), result["campaign_id"], result["removals"]["forget"])
 
 
 def converged(campaign_id: str, started_at: str) -> str | None:

@@ -385,8 +385,12 @@ def check(settings: Any, config: Any, run_id: str) -> dict[str, Any]:
     if snapshot is not None:
         drift = compute_drift(snapshot, source, target, admit=admit, writable=writable_properties)
     decision = decide(drift, fidelity["overall_percent"], config.fidelity_percent)
-    in_state = state_addresses(_read_json(directory / "terraform" / "terraform.tfstate", {}))
+    workdirs = campaign_states(directory)
+    in_state = {target_id: address for target_id, (address, _) in workdirs.items()}
     removals = plan_removals(drift or {}, snapshot or {}, in_state, config.allow_deletes)
+    for rows in removals.values():
+        for row in rows:
+            row["workdir"] = workdirs.get(row["target_id"], ("", ""))[1]
     baseline_written = False
     if not decision["retrigger"]:
         # converged and unchanged (or a first look at a converged campaign): this is the new baseline
@@ -433,30 +437,56 @@ def converged_snapshot(settings: Any, config: Any, reason: str = "objective met"
     return {"source": len(snapshot["source"]), "target": len(snapshot["target"]), "taken_at": snapshot["taken_at"]}
 
 
-def forget(settings: Any, campaign_id: str, addresses: list[str], timeout: float = 300) -> list[str]:
-    """`terraform state rm` in the campaign's own working dir: the target keeps these resources, unmanaged.
+def campaign_states(directory: Path) -> dict[str, tuple[str, str]]:
+    """Target id -> (Terraform address, working dir relative to the campaign dir) over the campaign's own
+    states: the single `terraform/` state and, in stacks mode, each `stacks/<name>/` state."""
+    found: dict[str, tuple[str, str]] = {}
+    directory = Path(directory)
+    for state_file in [
+        directory / "terraform" / "terraform.tfstate",
+        *sorted(directory.glob("stacks/*/terraform.tfstate")),
+    ]:
+        workdir = str(state_file.parent.relative_to(directory))
+        for target_id, address in state_addresses(_read_json(state_file, {})).items():
+            found[target_id] = (address, workdir)
+    return found
+
+
+def forget(settings: Any, campaign_id: str, rows: list[dict[str, str]], timeout: float = 300) -> list[str]:
+    """`terraform state rm` in the campaign's own working dir(s): the target keeps these resources, unmanaged.
 
     Used when the source deleted a resource and the campaign does not allow deletes; without it the
-    loop would plan a destroy, refuse it, and never converge again.
+    loop would plan a destroy, refuse it, and never converge again. `rows` are `plan_removals` rows
+    (`address`, `workdir` relative to the campaign dir); a workdir outside the campaign dir is refused.
     """
     from tenant_replicator.campaign import campaign_dir
     from tenant_replicator.terraform.process import ManagedProcess
     from tenant_replicator.terraform.runner import find_binary, terraform_env
 
-    if not addresses:
+    if not rows:
         return []
-    tf_dir = campaign_dir(settings.home, campaign_id) / "terraform"
+    root = campaign_dir(settings.home, campaign_id).resolve()
     env: dict[str, str] = {}
     if settings.simulator_mode:
         from tenant_replicator.tfprovider.install import write_cli_config
 
         env["TF_CLI_CONFIG_FILE"] = str(write_cli_config(settings.home / "tfprovider"))
     env = terraform_env(env)
-    command = [find_binary("terraform", env.get("PATH")), "state", "rm", "-lock-timeout=60s", *sorted(set(addresses))]
-    result = ManagedProcess(command, cwd=tf_dir, env=env, umask=0o077).run(timeout)
-    if result.returncode != 0:
-        raise RuntimeError(f"terraform state rm failed ({result.returncode}): {result.stderr[-1000:]}")
-    return sorted(set(addresses))
+    binary = find_binary("terraform", env.get("PATH"))
+    by_dir: dict[Path, set[str]] = {}
+    for row in rows:
+        workdir = (root / (row.get("workdir") or "terraform")).resolve()
+        if root not in workdir.parents:
+            raise RuntimeError(f"refusing to touch {workdir}: not inside campaign {campaign_id}'s directory")
+        by_dir.setdefault(workdir, set()).add(row["address"])
+    removed = []
+    for workdir, addresses in sorted(by_dir.items()):
+        command = [binary, "state", "rm", "-lock-timeout=60s", *sorted(addresses)]
+        result = ManagedProcess(command, cwd=workdir, env=env, umask=0o077).run(timeout)
+        if result.returncode != 0:
+            raise RuntimeError(f"terraform state rm in {workdir} failed ({result.returncode}): {result.stderr[-1000:]}")
+        removed += [f"{workdir.relative_to(root)}:{a}" for a in sorted(addresses)]
+    return removed
 
 
 def _read_json(path: Path, default: Any) -> Any:

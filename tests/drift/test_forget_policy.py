@@ -50,14 +50,36 @@ def test_forget_removes_only_the_named_address_from_this_campaigns_state(tmp_pat
     for directory in (mine, other):
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "terraform.tfstate").write_text(json.dumps(state_with(ids)))
-    assert drift.forget(settings, "camp-one", ["azapi_resource.vnet_a"]) == ["azapi_resource.vnet_a"]
+    assert drift.forget(settings, "camp-one", [{"address": "azapi_resource.vnet_a", "workdir": "terraform"}]) == [
+        "terraform:azapi_resource.vnet_a"
+    ]
     left = drift.state_addresses(json.loads((mine / "terraform.tfstate").read_text()))
     assert list(left.values()) == ["azapi_resource.vnet_b"]
     untouched = drift.state_addresses(json.loads((other / "terraform.tfstate").read_text()))
     assert sorted(untouched.values()) == ["azapi_resource.vnet_a", "azapi_resource.vnet_b"]  # no shared state
     assert drift.forget(settings, "camp-one", []) == []
-    with pytest.raises(RuntimeError, match="state rm failed"):
-        drift.forget(settings, "camp-one", ["azapi_resource.not_there"])
+    with pytest.raises(RuntimeError, match="state rm in .* failed"):
+        drift.forget(settings, "camp-one", [{"address": "azapi_resource.not_there", "workdir": "terraform"}])
+    with pytest.raises(RuntimeError, match="not inside campaign camp-one"):
+        drift.forget(settings, "camp-one", [{"address": "azapi_resource.vnet_a", "workdir": "../camp-two/terraform"}])
+    assert len(drift.state_addresses(json.loads((other / "terraform.tfstate").read_text()))) == 2
+
+
+def test_campaign_states_cover_the_single_state_and_every_stack(tmp_path):
+    directory = campaign_dir(tmp_path, "camp-one")
+    ids = {
+        f"r{i}": f"/subscriptions/{TGT}/resourceGroups/rg{i}/providers/Microsoft.Network/virtualNetworks/v"
+        for i in range(3)
+    }
+    for workdir, label in (("terraform", "r0"), ("stacks/rg1", "r1"), ("stacks/rg2", "r2")):
+        (directory / workdir).mkdir(parents=True, exist_ok=True)
+        (directory / workdir / "terraform.tfstate").write_text(json.dumps(state_with({label: ids[label]})))
+    found = drift.campaign_states(directory)
+    assert found == {
+        ids["r0"].lower(): ("azapi_resource.r0", "terraform"),
+        ids["r1"].lower(): ("azapi_resource.r1", "stacks/rg1"),
+        ids["r2"].lower(): ("azapi_resource.r2", "stacks/rg2"),
+    }
 
 
 def test_route_pool_only_for_the_loops_apply_of_a_known_target():
