@@ -784,14 +784,21 @@ def test_resource_graph_scan_reads_arm_only_types_through_collections(
             store.close()
 
 
-def test_failed_collection_falls_back_to_single_gets(generated_sim: dict, store: FalkorGraphStore) -> None:
+def test_failed_collection_falls_back_to_single_gets(
+    generated_sim: dict, store: FalkorGraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collection that fails costs single GETs for its resources only; the others page (nextLink)."""
+    from tenant_replicator.scan import collections
+
+    monkeypatch.setattr(collections, "COLLECTION_PAGE", 5)
     _sim_call(generated_sim, "POST", "/_sim/reset")
     path = f"/subscriptions/{SUB}/providers/microsoft.compute/virtualmachines"
     fault = {"method": "GET", "path_contains": path, "status": 403, "code": "AuthorizationFailed", "times": 1}
     _sim_call(generated_sim, "POST", "/_sim/faults", {"faults": [fault]})
     report = scan_subscription(_settings(generated_sim), store, SUB, "scan-fallback", use_resource_graph=True)
     assert report["complete"] and report["errors"] == []
-    assert report["arm_collections"]["failed_collections"] == 1
+    stats = report["arm_collections"]
+    assert stats["failed_collections"] == 1 and stats["pages"] > 2 * (stats["collections"] - 1)  # 5 a page
     vms = [r for r in read_resources(store, SUB) if r["type"].lower() == "microsoft.compute/virtualmachines"]
     assert report["arm_collections"]["single_gets"] >= len(vms) > 0
     assert all(vm["properties"] for vm in vms)
