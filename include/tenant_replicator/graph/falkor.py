@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from tenant_replicator.graph.store import GraphUnavailable, batches, redact, split_credentials
+from tenant_replicator.graph.store import GraphTarget, GraphUnavailable, batches, redact, split_credentials
 
 DEFAULT_BATCH = 1000
 _BARE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -172,19 +172,13 @@ class FalkorGraphStore:
         self.batch_size = batch_size
 
     @classmethod
-    def connect(
-        cls,
-        uri: str,
-        name: str,
-        *,
-        user: str | None = None,
-        password: str | None = None,
-        batch_size: int | None = None,
-    ) -> FalkorGraphStore:
+    def connect(cls, target: GraphTarget) -> FalkorGraphStore:
         from falkordb import FalkorDB
         from redis.exceptions import RedisError
 
-        parsed, user, password = split_credentials(uri, user, password)
+        uri, name, batch_size = target.uri, target.name, target.batch_size
+
+        parsed, user, password = split_credentials(uri, target.user, target.password)
         try:
             db = FalkorDB(
                 host=parsed.hostname or "127.0.0.1",

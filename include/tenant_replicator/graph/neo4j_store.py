@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlunparse
 
-from tenant_replicator.graph.store import GraphUnavailable, batches, redact, split_credentials
+from tenant_replicator.graph.store import GraphTarget, GraphUnavailable, batches, redact, split_credentials
 
 DEFAULT_BATCH = 500
 DEFAULT_NAMES = {"", "neo4j", "tenant_replicator"}
@@ -49,20 +49,14 @@ class Neo4jGraphStore:
         self.batch_size = batch_size
 
     @classmethod
-    def connect(
-        cls,
-        uri: str,
-        name: str,
-        *,
-        user: str | None = None,
-        password: str | None = None,
-        batch_size: int | None = None,
-    ) -> Neo4jGraphStore:
+    def connect(cls, target: GraphTarget) -> Neo4jGraphStore:
         from neo4j import GraphDatabase
         from neo4j.exceptions import DriverError, Neo4jError
 
+        uri, name, batch_size = target.uri, target.name, target.batch_size
+
         # the driver refuses credentials in the URI: move them to `auth`
-        parsed, user, password = split_credentials(uri, user, password)
+        parsed, user, password = split_credentials(uri, target.user, target.password)
         bare = urlunparse(parsed)
         auth = (user, password or "") if user else None
         try:

@@ -8,6 +8,7 @@ FalkorDB's Bolt endpoint). Only OpenCypher that FalkorDB accepts is used by the 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import unquote, urlparse, urlunparse
 
@@ -62,6 +63,17 @@ def redact(uri: str) -> str:
     return urlunparse(parsed._replace(netloc=netloc))
 
 
+@dataclass(frozen=True)
+class GraphTarget:
+    """Where a store connects: URI, graph key or database `name`, credentials, write batch size."""
+
+    uri: str
+    name: str
+    user: str | None = None
+    password: str | None = None
+    batch_size: int | None = None
+
+
 def split_credentials(
     uri: str, user: str | None = None, password: str | None = None
 ) -> tuple[Any, str | None, str | None]:
@@ -97,11 +109,11 @@ def open_graph(
     if scheme in FALKOR_SCHEMES:
         from tenant_replicator.graph.falkor import FalkorGraphStore
 
-        return FalkorGraphStore.connect(uri, name, user=user, password=password, batch_size=batch_size)
+        return FalkorGraphStore.connect(GraphTarget(uri, name, user, password, batch_size))
     if scheme in BOLT_SCHEMES:
         from tenant_replicator.graph.neo4j_store import Neo4jGraphStore
 
-        return Neo4jGraphStore.connect(uri, name, user=user, password=password, batch_size=batch_size)
+        return Neo4jGraphStore.connect(GraphTarget(uri, name, user, password, batch_size))
     raise GraphUnavailable(f"unsupported graph URI {redact(uri)!r}: use falkordb://, redis://, bolt:// or neo4j://")
 
 

@@ -33,24 +33,9 @@ API_VERSIONS = ("2024-04-01", "2022-10-01", "2021-06-01-preview", "2021-03-01", 
 DEFAULT_TOP = 100
 MAX_TOP = 1000
 RG_TYPE = "microsoft.resources/subscriptions/resourcegroups"
-COLUMNS = (
-    "id",
-    "name",
-    "type",
-    "tenantId",
-    "kind",
-    "location",
-    "resourceGroup",
-    "subscriptionId",
-    "managedBy",
-    "sku",
-    "plan",
-    "properties",
-    "tags",
-    "identity",
-    "zones",
-    "extendedLocation",
-)
+# the scalar columns a `where` can test, then the structured ones
+STRING_COLUMNS = ("id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId", "managedBy")
+COLUMNS = (*STRING_COLUMNS, "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation")
 SECRET_KEYS = frozenset(
     {
         "adminpassword",
@@ -197,19 +182,6 @@ def container_row(body: dict, tenant_id: str) -> dict:
         "zones": None,
         "extendedLocation": None,
     }
-
-
-STRING_COLUMNS = (
-    "id",
-    "name",
-    "type",
-    "tenantId",
-    "kind",
-    "location",
-    "resourceGroup",
-    "subscriptionId",
-    "managedBy",
-)
 
 
 def _light_row(body: dict, tenant_id: str) -> dict:
