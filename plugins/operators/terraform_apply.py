@@ -167,6 +167,7 @@ class TerraformApplyOperator(BaseOperator):
         from tenant_replicator.iac.secrets import tf_var_env
 
         env = tf_var_env(Path(str(self.campaign_tf_dir or workdir)))
+        env.update(_identity_env())  # the campaign identity for terraform (never logged)
         env.update({str(k): str(v) for k, v in (self.env or {}).items()})
         env.update({f"TF_VAR_{k}": v if isinstance(v, str) else json.dumps(v) for k, v in self.variables.items()})
         if self.cli_config_file:
@@ -210,6 +211,15 @@ class TerraformApplyOperator(BaseOperator):
         if event.get("type") in _EVENT_LOG_TYPES:
             level = logging.WARNING if event.get("@level") == "error" else logging.INFO
             self.log.log(level, "terraform: %s", str(event.get("@message", ""))[:500])
+
+
+def _identity_env() -> dict[str, str]:
+    """ARM_* for the real azapi provider, or the stand-in's TENANT_REPLICATOR_ARM_* (arm/credentials.py)."""
+    from tenant_replicator.arm.credentials import resolve_source, terraform_env_for
+    from tenant_replicator.settings import load_settings
+
+    settings = load_settings()
+    return terraform_env_for(resolve_source(settings), settings)
 
 
 def _deadline(options: ConvergeOptions) -> float | None:
