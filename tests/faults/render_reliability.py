@@ -119,7 +119,10 @@ def render(outcomes: list[dict], cases: dict[str, dict[str, object]], exit_code:
         "| --- | --- | --- | ---: |",
     ]
     for case, node in REFERENCED:
-        found = cases.get(node, {"outcome": "not run", "seconds": 0.0})
+        runs = [c for n, c in cases.items() if n == node or n.startswith(f"{node}[")]  # parametrized ids too
+        outcomes = sorted({str(c["outcome"]) for c in runs}) or ["not run"]
+        found = {"outcome": "/".join(outcomes) + (f" ({len(runs)} cases)" if len(runs) > 1 else ""),
+                 "seconds": sum(float(c["seconds"]) for c in runs)}  # fmt: skip
         file, test = node.split("::")
         lines.append(f"| {case} | `{test}` ({file}) | {found['outcome']} | {found['seconds']:.1f} |")
     if xfailed:
