@@ -12,6 +12,7 @@ The counters travel in the next run's conf (replayable from the UI); the campaig
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from airflow.providers.standard.operators.python import ShortCircuitOperator
@@ -33,7 +34,8 @@ with DAG(
     dag_id=DAG_ID,
     description="Replicate an Azure subscription into another until fidelity and stability objectives hold",
     schedule=None,
-    max_active_runs=1,
+    # one chain per campaign is the campaign lease's job (prepare takes it); several campaigns run side by side
+    max_active_runs=int(os.environ.get("TENANT_REPLICATOR_MAX_ACTIVE_CHAINS", "8")),
     catchup=False,
     render_template_as_native_obj=True,
     tags=["tenant-replicator"],
@@ -67,10 +69,9 @@ with DAG(
 
     @task(multiple_outputs=False)
     def prepare(**context: Any) -> dict[str, Any]:
-        from tenant_replicator import iteration
-        from tenant_replicator.settings import load_settings
+        from tenant_replicator_airflow.loop import prepare_iteration
 
-        return iteration.prepare(load_settings(), dict(context["params"]), context["run_id"])
+        return prepare_iteration(context)
 
     @task(multiple_outputs=False)
     def scan_source(ctx: dict[str, Any], **context: Any) -> dict[str, Any]:

@@ -26,6 +26,7 @@ INHERITED_PARAMS = (
     "allow_destroy",
     "adopt_existing",
     "backend_conn_id",
+    "stacks",
 )
 
 
