@@ -516,8 +516,8 @@ def generate(
     import (``result.imports``). ``emit_secrets`` writes write-only properties (registry
     ``secret_paths``) as sensitive variables (``result.variables``; values: ``iac.secrets``); off by
     default because the caller must then feed ``TF_VAR_*`` to terraform. ``workers``: processes that
-    emit resource blocks (None: 2 when there are at least ``PARALLEL_MIN`` resources and 2 CPUs;
-    the output is byte-identical either way). Raises ValueError when
+    emit resource blocks (None: 2 when there are at least ``PARALLEL_MIN`` resources, 2 CPUs and one
+    of them idle; the output is byte-identical either way). Raises ValueError when
     source and target are the same subscription (we never write into the source), when an input ID
     is malformed / outside the source subscription, or when an override is impossible.
     """
@@ -730,8 +730,12 @@ def _use_workers(workers: int | None, count: int) -> bool:
         return workers > 1
     # Forking a process that runs other threads can copy a lock held by one of them: auto mode only
     # forks a single-threaded process (workers=2 asks for it explicitly).
+    # A worker only pays when a core is free: on a busy machine it adds its copy-on-write and pickling
+    # cost (~20 % more CPU) and no speed (measured: bench_generate).
     alone = threading.active_count() == 1
-    return count >= PARALLEL_MIN and (os.cpu_count() or 1) >= 2 and hasattr(os, "fork") and alone
+    cores = os.cpu_count() or 1
+    idle_core = hasattr(os, "getloadavg") and os.getloadavg()[0] <= cores - 1
+    return count >= PARALLEL_MIN and cores >= 2 and hasattr(os, "fork") and alone and idle_core
 
 
 def _send(fd: int, value: Any) -> None:
