@@ -82,7 +82,11 @@ def list_all(client: Any, url: str, what: str) -> list[dict[str, Any]]:
     next_url: str | None = url
     while next_url:
         page = get_json(client, next_url, what)
-        items.extend(v for v in page.get("value") or [] if isinstance(v, dict))
+        values = page.get("value", [])
+        # a page that is not a list of objects would otherwise read as "no resources": a complete, empty scan
+        if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+            raise ArmCallError(200, "MalformedListing", f"'value' is not a list of objects ({next_url[:200]})", what)
+        items.extend(values)
         next_url = page.get("nextLink")
     return items
 
