@@ -61,6 +61,11 @@ with DAG(
         ),
         "backend_conn_id": Param("", type="string", description="azurerm state backend connection; empty = local"),
         "stacks": Param(False, type="boolean", description="one state per resource group, applied in parallel"),
+        "filters": Param(
+            {},
+            type="object",
+            description='Scope: {"resource_groups": [...], "resource_types": [...]}; empty = the whole subscription',
+        ),
         "iteration": Param(0, type="integer", minimum=0, description="Set by the chain; 0 starts a new chain"),
         "consecutive_successes": Param(0, type="integer", minimum=0, description="Set by the chain"),
         "started_at": Param("", type="string", description="Set by the chain (ISO time the chain began)"),

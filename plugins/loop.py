@@ -27,6 +27,7 @@ INHERITED_PARAMS = (
     "adopt_existing",
     "backend_conn_id",
     "stacks",
+    "filters",
 )
 
 

@@ -107,6 +107,7 @@ def test_loop_conf_is_accepted_by_the_loop_and_carries_allow_deletes(tmp_path):
     spec = parse_spec(conf)
     assert spec.campaign_id == "prod-dr" and spec.objective.fidelity_percent == 90.0
     assert conf["allow_destroy"] is True and conf["slack_conn_id"] == "dr_slack" and conf["iteration"] == 0
+    assert campaigns.parse_filters(conf["filters"]) == prod.filters  # the loop replicates the campaign's scope
 
 
 def test_pools_one_per_target_subscription(tmp_path):

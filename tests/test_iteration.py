@@ -49,3 +49,30 @@ def test_max_iterations_ends_the_chain_with_a_safety_stop():
     assert state["status"] == "stopped" and state["consecutive_successes"] == 2
     message = notify.chain_end_message("c-test", state, decision["stop_reason"], False, None)
     assert "safety stop: max iterations reached (2)" in message["text"]
+
+
+def test_filters_param_scopes_generation_and_fidelity_alike():
+    rows = [
+        {"id": f"/subscriptions/{SRC}/resourceGroups/rg-app/providers/Microsoft.Network/virtualNetworks/v1"},
+        {"id": f"/subscriptions/{SRC}/resourceGroups/RG-APP/providers/Microsoft.Storage/storageAccounts/s1"},
+        {"id": f"/subscriptions/{SRC}/resourceGroups/rg-data/providers/Microsoft.Network/virtualNetworks/v2"},
+    ]
+    for row in rows:
+        row["type"] = row["id"].split("/providers/")[1].rsplit("/", 1)[0]
+    assert iteration.in_scope(CTX, rows) == rows  # no filters: the whole subscription
+    scoped = CTX | {"filters": {"resource_groups": ["rg-app"], "resource_types": ["microsoft.network/VIRTUALNETWORKS"]}}
+    assert [r["id"].rsplit("/", 1)[1] for r in iteration.in_scope(scoped, rows)] == ["v1"]
+    groups_only = CTX | {"filters": {"resource_groups": ["rg-app"], "resource_types": []}}
+    assert [r["id"].rsplit("/", 1)[1] for r in iteration.in_scope(groups_only, rows)] == ["v1", "s1"]
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [("rg-app", "filters: must be a mapping"), ({"groups": ["x"]}, "unknown key"), ({"resource_groups": [1]}, "")],
+)
+def test_malformed_filters_param_is_refused_naming_it(value, named):
+    from tenant_replicator.campaign import CampaignInputError
+
+    with pytest.raises(CampaignInputError, match="filters") as raised:
+        iteration._scope(value)
+    assert named in str(raised.value)

@@ -167,7 +167,6 @@ def parse_campaign(campaign_id: str, body: Any, origin: str) -> CampaignConfig:
         if not GUID.match(value):
             raise CampaignConfigError(f"{where}.{key}: {value!r} is not a subscription ID (a GUID)")
     objective = _section(body, "objective", OBJECTIVE_KEYS, where)
-    filters = _section(body, "filters", FILTER_KEYS, where)
     slack = _section(body, "slack", SLACK_KEYS, where)
     try:  # the loop's own validation, so config and Params can never disagree on what is valid
         spec = parse_spec(
@@ -192,10 +191,7 @@ def parse_campaign(campaign_id: str, body: Any, origin: str) -> CampaignConfig:
         max_iterations=spec.objective.max_iterations,
         max_hours=spec.objective.max_hours,
         schedule=_schedule(body.get("schedule", DEFAULT_SCHEDULE), f"{where}.schedule"),
-        filters=Filters(
-            resource_groups=_names(filters.get("resource_groups"), f"{where}.filters.resource_groups"),
-            resource_types=_names(filters.get("resource_types"), f"{where}.filters.resource_types"),
-        ),
+        filters=parse_filters(body.get("filters"), f"{where}.filters"),
         slack_conn_id=_text(slack.get("conn_id", DEFAULT_SLACK_CONN_ID), f"{where}.slack.conn_id"),
         slack_channel=_text(slack.get("channel"), f"{where}.slack.channel") or None,
         allow_deletes=_bool(body.get("allow_deletes", False), f"{where}.allow_deletes"),
@@ -252,6 +248,7 @@ def loop_conf(config: CampaignConfig, started_at: str = "") -> dict[str, Any]:
         "slack_conn_id": config.slack_conn_id,
         "allow_destroy": config.allow_deletes,
         "adopt_existing": config.adopt_existing,
+        "filters": filters_conf(config.filters),
         "iteration": 0,
         "consecutive_successes": 0,
         "started_at": started_at,
@@ -302,6 +299,26 @@ def _merge(defaults: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
             {**defaults[key], **value} if isinstance(defaults.get(key), dict) and isinstance(value, dict) else value
         )
     return merged
+
+
+def parse_filters(value: Any, where: str = "filters") -> Filters:
+    """A campaign's scope from config or from the loop's `filters` Param (same rules for both)."""
+    section = value or {}
+    if not isinstance(section, dict):
+        raise CampaignConfigError(f"{where}: must be a mapping with {sorted(FILTER_KEYS)}")
+    if set(section) - FILTER_KEYS:
+        raise CampaignConfigError(
+            f"{where}: unknown key(s) {sorted(set(section) - FILTER_KEYS)}; known: {sorted(FILTER_KEYS)}"
+        )
+    return Filters(
+        resource_groups=_names(section.get("resource_groups"), f"{where}.resource_groups"),
+        resource_types=_names(section.get("resource_types"), f"{where}.resource_types"),
+    )
+
+
+def filters_conf(filters: Filters) -> dict[str, list[str]]:
+    """The `filters` Param value (JSON) of a campaign's scope."""
+    return {"resource_groups": list(filters.resource_groups), "resource_types": list(filters.resource_types)}
 
 
 def _section(body: dict[str, Any], key: str, allowed: set[str], where: str) -> dict[str, Any]:

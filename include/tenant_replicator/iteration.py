@@ -7,13 +7,13 @@ the whole iteration runs without Airflow too (CLI, tests).
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tenant_replicator import campaign as campaigns
 from tenant_replicator import locks
+from tenant_replicator.campaigns import CampaignConfigError, Filters, filters_conf, parse_filters
 from tenant_replicator.fidelity import compute_fidelity
 from tenant_replicator.preflight import preflight
 from tenant_replicator.settings import Settings
@@ -35,6 +35,7 @@ def prepare(
     lease be taken over at once instead of after its TTL; see locks.py).
     """
     spec = campaigns.parse_spec(params)
+    scope = _scope(params.get("filters"))
     preflight(settings)
     iteration = int(params.get("iteration") or 0) or 1
     started_at = str(params.get("started_at") or "") or datetime.now(UTC).isoformat(timespec="seconds")
@@ -74,7 +75,23 @@ def prepare(
         "nonce": campaigns.campaign_nonce(directory),
         "run_id": run_id,
         "lease": {"took_over": lease.get("took_over")},
+        "filters": filters_conf(scope),
+        "adopt_existing": bool(params.get("adopt_existing")),
     }
+
+
+def _scope(value: Any) -> Filters:
+    """The `filters` Param (resource groups / types the campaign replicates; empty = everything)."""
+    try:
+        return parse_filters(value)
+    except CampaignConfigError as error:
+        raise campaigns.CampaignInputError(f"Param {error}") from None
+
+
+def in_scope(ctx: dict[str, Any], resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only what the campaign's filters admit: generation and fidelity see the same scope."""
+    scope = parse_filters(ctx.get("filters"))
+    return resources if scope.empty else [r for r in resources if scope.admits(r)]
 
 
 def settle_lease(ctx: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any] | None:
@@ -117,28 +134,25 @@ def scan(settings: Settings, subscription_id: str, scan_id: str) -> dict[str, An
 def generate(settings: Settings, ctx: dict[str, Any]) -> dict[str, Any]:
     """Source graph -> main.tf.json in the campaign's one Terraform directory (state converges there)."""
     from tenant_replicator.graph.store import open_graph
-    from tenant_replicator.iac.generate import generate as generate_config
-    from tenant_replicator.iac.generate import write_config
+    from tenant_replicator.iac.campaign import generate_for_campaign
     from tenant_replicator.scan import read_resource_groups, read_resources
 
-    started = time.monotonic()
     store = open_graph(settings.graph_uri, settings.graph_name)
     try:
-        resources = read_resources(store, ctx["source_subscription"])
-        groups = read_resource_groups(store, ctx["source_subscription"])
+        resources = in_scope(ctx, read_resources(store, ctx["source_subscription"]))
+        groups = in_scope(ctx, read_resource_groups(store, ctx["source_subscription"]))
+        # pre-existing target resources become import blocks only when the campaign may adopt them
+        # (converge's ownership rule); otherwise a same-ID resource stays a visible conflict
+        target = None
+        if ctx.get("adopt_existing"):
+            target = read_resources(store, ctx["target_subscription"]) + read_resource_groups(
+                store, ctx["target_subscription"]
+            )
     finally:
         store.close()
-    result = generate_config(resources, groups, ctx["source_subscription"], ctx["target_subscription"], ctx["nonce"])
-    write_config(result, Path(ctx["tf_dir"]))
-    _write_json(Path(ctx["campaign_dir"]) / "skipped.json", result.skipped)
-    _write_json(Path(ctx["campaign_dir"]) / "labels.json", result.labels)
-    return {
-        "resources_emitted": result.resource_count,
-        "skipped_count": len(result.skipped),
-        "skipped": result.skipped[:20],
-        "unmapped_references_count": len(result.unmapped_references),
-        "duration_s": round(time.monotonic() - started, 3),
-    }
+    return generate_for_campaign(
+        settings, ctx, source_resources=resources, resource_groups=groups, target_resources=target
+    )
 
 
 def fidelity(
@@ -161,7 +175,7 @@ def fidelity(
         if not target_scan["complete"]:
             raise RuntimeError(f"target scan {target_scan_id} is incomplete: fidelity not computed")
         source_scan = latest_scan(store, ctx["source_subscription"]) or {}
-        source = read_resources(store, ctx["source_subscription"])
+        source = in_scope(ctx, read_resources(store, ctx["source_subscription"]))
         target = read_resources(store, ctx["target_subscription"])
     finally:
         store.close()
