@@ -38,6 +38,7 @@ from typing import Any
 import requests
 
 from tenant_replicator import devstack, iteration
+from tenant_replicator.iac.secrets import tf_var_env
 from tenant_replicator.settings import Settings
 from tenant_replicator.terraform.converge import ConvergeOptions, converge
 from tenant_replicator.terraform.runner import Terraform
@@ -124,6 +125,8 @@ class Bench:
             "TENANT_REPLICATOR_ARM_ENDPOINT": self.endpoint,
             "TENANT_REPLICATOR_ARM_CA_FILE": self.ca_file,
         }
+        # generated admin passwords: sensitive variables fed from the campaign's secret store
+        env.update(tf_var_env(workdir))
         return Terraform(workdir, env=env, grace_s=30)
 
     def stop(self) -> None:
