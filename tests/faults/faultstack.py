@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tenant_replicator import devstack
 from tenant_replicator.demo import DAG_ID, demo_conf
 from tenant_replicator.sim.seed import SOURCE_SUBSCRIPTION_ID as SRC
@@ -323,3 +325,16 @@ def stray_processes(stack: devstack.Stack) -> list[str]:
         if (cwd.startswith(workdir) or workdir in cmdline) and pgid not in groups:
             found.append(f"{entry.name} (pgid {pgid}, cwd {cwd}): {cmdline[:160]}")
     return found
+
+
+# -- shared by tests/faults/conftest.py and tests/security/conftest.py (imported there by name) -----------
+
+
+@pytest.fixture(scope="session")
+def fault_stack(tmp_path_factory: pytest.TempPathFactory):
+    yield shared_stack(tmp_path_factory.getbasetemp())
+    stop_shared_stack()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    write_results()
