@@ -136,6 +136,16 @@ class PostgresInfo:
             connect_timeout=5,
         )
 
+    def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """One query's rows on a fresh connection (tests read Airflow's tables with it)."""
+        connection = self.connect()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+        finally:
+            connection.close()
+
 
 @dataclass
 class Stack:

@@ -27,16 +27,6 @@ def stack(tmp_path_factory, start_loop_stack):
         yield running
 
 
-def rows(stack: devstack.Stack, sql: str, params: tuple = ()) -> list[tuple]:
-    connection = stack.postgres.connect()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-    finally:
-        connection.close()
-
-
 def test_one_iteration_runs_through_a_celery_worker(stack):
     from tenant_replicator.sim.seed import SOURCE_SUBSCRIPTION_ID as SRC
     from tenant_replicator.sim.seed import TARGET_SUBSCRIPTION_ID as TGT
@@ -58,8 +48,7 @@ def test_one_iteration_runs_through_a_celery_worker(stack):
     assert stack.sim_call("GET", "/_sim/stats")["writes"].get(SRC, 0) == 0
     # every task that ran was a Celery task: its Celery id is on the task instance, and Celery's result
     # backend (in Postgres) recorded that id as SUCCESS
-    ran = rows(
-        stack,
+    ran = stack.postgres.rows(
         "SELECT task_id, external_executor_id FROM task_instance WHERE run_id = %s AND state = 'success'",
         (run["dag_run_id"],),
     )
@@ -68,7 +57,9 @@ def test_one_iteration_runs_through_a_celery_worker(stack):
     assert all(celery_ids), ran
 
     def celery_results() -> dict[str, str]:
-        return dict(rows(stack, "SELECT task_id, status FROM celery_taskmeta WHERE task_id = ANY(%s)", (celery_ids,)))
+        return dict(
+            stack.postgres.rows("SELECT task_id, status FROM celery_taskmeta WHERE task_id = ANY(%s)", (celery_ids,))
+        )
 
     # the task instance turns success (through the execution API) just before the Celery task returns
     done = dict.fromkeys(celery_ids, "SUCCESS")

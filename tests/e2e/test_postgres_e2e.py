@@ -53,16 +53,6 @@ def fernet_key(stack: devstack.Stack) -> bytes:
     return config["core"]["fernet_key"].encode()
 
 
-def rows(stack: devstack.Stack, sql: str, params: tuple = ()) -> list[tuple]:
-    connection = stack.postgres.connect()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-    finally:
-        connection.close()
-
-
 @pytest.mark.slow
 def test_loop_reaches_objective_with_everything_in_postgres(stack, denied_type_chain):
     from cryptography.fernet import Fernet
@@ -72,33 +62,33 @@ def test_loop_reaches_objective_with_everything_in_postgres(stack, denied_type_c
 
     # one scheduler, registered in Postgres, queued every task instance of the chain (LocalExecutor)
     assert stack.env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
-    [(scheduler_id, scheduler_state)] = rows(stack, "SELECT id, state FROM job WHERE job_type = 'SchedulerJob'")
+    [(scheduler_id, scheduler_state)] = stack.postgres.rows("SELECT id, state FROM job WHERE job_type = 'SchedulerJob'")
     assert scheduler_state == "running"
-    queued_by = rows(
-        stack,
+    queued_by = stack.postgres.rows(
         "SELECT queued_by_job_id, count(*) FROM task_instance WHERE dag_id = %s AND state = 'success' GROUP BY 1",
         (DAG_ID,),
     )
     assert len(queued_by) == 1 and queued_by[0][0] == scheduler_id and queued_by[0][1] >= 3 * 5
     # the four runs the REST API reported are rows of Postgres' dag_run, same ids, same states
-    db_runs = rows(stack, "SELECT run_id, state FROM dag_run WHERE dag_id = %s ORDER BY start_date", (DAG_ID,))
+    db_runs = stack.postgres.rows("SELECT run_id, state FROM dag_run WHERE dag_id = %s ORDER BY start_date", (DAG_ID,))
     assert db_runs == [(r["dag_run_id"], r["state"]) for r in outcome.runs]
     # every task of the successful runs succeeded there; the first run's apply failed
     states = dict(
-        rows(
-            stack,
+        stack.postgres.rows(
             "SELECT run_id || '/' || task_id, state FROM task_instance WHERE dag_id = %s AND task_id = 'apply'",
             (DAG_ID,),
         )
     )
     assert [states[f"{r['dag_run_id']}/apply"] for r in outcome.runs] == ["failed", "success", "success", "success"]
     # the record XCom of each run is stored in Postgres' xcom table
-    recorded = rows(
-        stack, "SELECT count(DISTINCT run_id) FROM xcom WHERE dag_id = %s AND task_id = 'record'", (DAG_ID,)
+    recorded = stack.postgres.rows(
+        "SELECT count(DISTINCT run_id) FROM xcom WHERE dag_id = %s AND task_id = 'record'", (DAG_ID,)
     )
     assert recorded == [(4,)]
     # the campaign Variable lives in Postgres (Fernet-encrypted) and decrypts to the state the loop ended with
-    [(value, encrypted)] = rows(stack, "SELECT val, is_encrypted FROM variable WHERE key = %s", (outcome.campaign_key,))
+    [(value, encrypted)] = stack.postgres.rows(
+        "SELECT val, is_encrypted FROM variable WHERE key = %s", (outcome.campaign_key,)
+    )
     stored = Fernet(fernet_key(stack)).decrypt(value.encode()).decode() if encrypted else value
     assert json.loads(stored) == outcome.client.variable(outcome.campaign_key)
     assert json.loads(stored)["status"] == "objective_met"
