@@ -61,7 +61,8 @@ def prepare_iteration(context: dict[str, Any]) -> dict[str, Any]:
 
     def run_state(holder_dag_id: str, run_id: str) -> str | None:
         try:
-            return str(RuntimeTaskInstance.get_dagrun_state(holder_dag_id or dag_id, run_id))
+            state = RuntimeTaskInstance.get_dagrun_state(holder_dag_id or dag_id, run_id)
+            return str(getattr(state, "value", state))  # "running", not "DagRunState.RUNNING"
         except Exception:  # unknown run (deleted, other DAG): let the TTL decide
             return None
 

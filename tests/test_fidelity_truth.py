@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tenant_replicator import devstack, iteration
+from tenant_replicator.iac.secrets import tf_var_env
 from tenant_replicator.settings import load_settings
 from tenant_replicator.terraform.converge import ConvergeOptions, converge
 from tenant_replicator.terraform.runner import Terraform
@@ -41,7 +42,8 @@ def campaign(tmp_path, monkeypatch):
 
 def converge_once(settings, ctx, run_id: str) -> tuple[dict, dict]:
     iteration.generate(settings, ctx)
-    tf = Terraform(Path(ctx["tf_dir"]), env={"TF_CLI_CONFIG_FILE": ctx["cli_config_file"]}, grace_s=5)
+    env = {"TF_CLI_CONFIG_FILE": ctx["cli_config_file"], **tf_var_env(Path(ctx["tf_dir"]))}  # generated passwords
+    tf = Terraform(Path(ctx["tf_dir"]), env=env, grace_s=5)
     summary = converge(tf, ConvergeOptions(timeout=300))
     iteration.scan(settings, TGT, f"{run_id}:target")
     return summary, iteration.fidelity(settings, ctx, f"{run_id}:target", summary["failed"])

@@ -111,6 +111,8 @@ def stale_reason(
             return f"handed off {age:.0f} s ago and no successor took it"
         return None
     state = run_state(str(lease.get("dag_id")), str(lease.get("run_id"))) if run_state else None
+    if state is not None:  # an enum's str() ("DagRunState.RUNNING") would read as a finished run
+        state = str(state).rsplit(".", 1)[-1].lower()
     if state is not None and state not in ACTIVE_RUN_STATES:
         return f"holder run {lease.get('run_id')} is {state}"
     if state is None and age > running_ttl_s:

@@ -28,6 +28,7 @@ from tenant_replicator.terraform import imports, safety
 from tenant_replicator.terraform.converge import ConvergeOptions, converge
 from tenant_replicator.terraform.process import _group_members
 from tenant_replicator.terraform.runner import Terraform, failure_message
+from tenant_replicator.tfprovider.arm import ArmConfig
 from tenant_replicator.tfprovider.install import write_cli_config
 
 pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform not on PATH")
@@ -193,7 +194,8 @@ def test_partial_failure_then_only_the_failed_resources_are_planned_and_written(
     assert first["arm_error_codes"] == {"InternalServerError": 2}
     assert first["provider_crashed"] is False and first["provider_crash"] == []  # ARM errors are not a crash
     assert first["writes"]["total"] == 9 and first["writes_applied"]["total"] == 7
-    assert first_writes == 7 + 2 * 5  # 7 PUTs + 2 route tables x (1 try + 4 provider retries)
+    retries = ArmConfig.__dataclass_fields__["max_retries"].default
+    assert first_writes == 7 + 2 * (1 + retries)  # 7 PUTs + 2 route tables x (1 try + the provider's retries)
 
     sim.hook("DELETE", "faults")
     work = workdir_for(tmp_path, config(nsgs, rts))  # the next iteration regenerates the same config

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import textwrap
 import threading
@@ -226,7 +227,16 @@ def test_process_group_is_killed_after_grace_including_grandchild(tmp_path: Path
     assert marked(marker) == []
 
 
-def test_process_that_obeys_sigint_returns_quickly(marker: str) -> None:
-    result = ManagedProcess(["sleep", "30"], env={**os.environ, "TR_TEST_MARKER": marker}, grace_s=30).run(timeout=0.5)
+@pytest.mark.parametrize("parent_sigint", ["default", "ignored"])
+def test_process_that_obeys_sigint_returns_quickly(marker: str, parent_sigint: str) -> None:
+    """Also when the worker itself runs with SIGINT ignored (started in the background: `cmd &`, nohup),
+    which children would inherit: the graceful stop must still reach them."""
+    handler = signal.SIG_IGN if parent_sigint == "ignored" else signal.default_int_handler
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        process = ManagedProcess(["sleep", "30"], env={**os.environ, "TR_TEST_MARKER": marker}, grace_s=30)
+        result = process.run(timeout=0.5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert result.timed_out and not result.killed and result.returncode == -2
     assert result.duration_s < 2

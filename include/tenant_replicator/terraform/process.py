@@ -97,6 +97,7 @@ class ManagedProcess:
                 bufsize=1,
                 start_new_session=True,
                 umask=self.umask,
+                preexec_fn=_default_sigint,
             )
         proc = self._proc
         if self.on_start is not None:
@@ -259,3 +260,9 @@ def _close(proc: subprocess.Popen[str]) -> None:
                 stream.close()
             except OSError:
                 pass
+
+
+def _default_sigint() -> None:
+    """In the child: SIGINT back to its default. A worker started in the background (nohup, `cmd &`, some
+    supervisors) passes SIGINT on as *ignored*, and then the graceful stop we send would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
