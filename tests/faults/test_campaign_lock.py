@@ -31,6 +31,18 @@ def test_a_second_chain_is_refused_while_the_first_runs_or_hands_over(tmp_path):
     assert locks.read_lease(tmp_path)["iteration"] == 2
 
 
+def test_airflow_run_state_enums_are_read_by_value(tmp_path):
+    """Airflow hands back DagRunState members; their str() is 'DagRunState.RUNNING', which once read as a
+    finished holder and let a concurrent trigger of the same campaign take the lease (fault suite, session 2)."""
+    from airflow.utils.state import DagRunState
+
+    take(tmp_path, CHAIN_A, "run-a1")
+    with pytest.raises(locks.CampaignLocked):
+        take(tmp_path, CHAIN_B, "run-b1", run_state=lambda dag, run: DagRunState.RUNNING)
+    taken = take(tmp_path, CHAIN_B, "run-b1", run_state=lambda dag, run: DagRunState.FAILED)
+    assert taken["took_over"] == "holder run run-a1 is failed"
+
+
 def test_a_retried_prepare_of_the_holder_keeps_the_lease(tmp_path):
     take(tmp_path, CHAIN_A, "run-a1")
     assert take(tmp_path, CHAIN_A, "run-a1")["took_over"] is None
