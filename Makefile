@@ -10,6 +10,9 @@ TERRAFORM_SHA256_linux_amd64 := 268000fca5c61021c6396893d9483007ba589ad9d0aaccbd
 PLATFORM := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
 TERRAFORM_SHA256 := $(TERRAFORM_SHA256_$(PLATFORM))
 PYTEST_ARGS ?=
+# two pytest workers (one per core): most end-to-end time is waiting on schedulers, so the suite halves
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: install demo test test-fast lint bench clean terraform
 
@@ -44,10 +47,10 @@ demo: install
 test: install
 	@$(MAKE) -s browser || echo "(continuing: the browser test will say why it skips)"
 	@$(MAKE) -s postgres || echo "(continuing: the Postgres and Celery E2E tests will say why they skip)"
-	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest $(PYTEST_ARGS)
+	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test-fast: install
-	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
