@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import ssl
 import stat
-import subprocess
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import pytest
 from tenant_replicator import devstack
 from tenant_replicator.iac.campaign import generate_for_campaign, managed_addresses
 from tenant_replicator.iac.secrets import tf_var_env
+from tenant_replicator.terraform.process import ManagedProcess
 
 SRC = "9b00bc5e-1f2a-4c3d-8e4f-5a6b7c8d9e0f"
 TGT = "c7e91a04-2b6f-4d38-a5e2-91f4b7c0d863"  # the simulator's seeded target subscription
@@ -73,22 +72,12 @@ def _arm(sim: dict, method: str, path: str, api: str, body: dict | None = None) 
 
 
 def _terraform(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> tuple[int, str]:
-    proc = subprocess.Popen(
-        ["terraform", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
+    """terraform through the project's ManagedProcess (own process group, stopped by group on timeout)."""
+    result = ManagedProcess(["terraform", *args], cwd=cwd, env=env, grace_s=10).run(timeout=timeout)
+    out = "\n".join(result.lines) + "\n" + result.stderr
+    if result.timed_out:
         pytest.fail(f"terraform {args[0]} timed out:\n{out[-3000:]}")
-    return proc.returncode, out
+    return result.returncode, out
 
 
 def test_secrets_and_adoption_through_terraform(simulator: dict, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tenant_replicator.terraform.process import ManagedProcess
 from tenant_replicator.tfprovider.data_source import config_errors, lookup_id
 from tenant_replicator.tfprovider.install import write_cli_config
 
@@ -61,22 +61,12 @@ def workspace(tmp_path: Path, name: str, sim) -> tuple[Path, dict[str, str]]:
 
 
 def terraform(work: Path, env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen(
-        ["terraform", *args],
-        cwd=work,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"terraform {args} timed out:\n{out}\n{err}")
-    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+    """terraform through the project's ManagedProcess (own process group, stopped by group on timeout)."""
+    result = ManagedProcess(["terraform", *args], cwd=work, env=env, grace_s=10).run(timeout=timeout)
+    out = "\n".join(result.lines)
+    if result.timed_out:
+        pytest.fail(f"terraform {args} timed out:\n{out}\n{result.stderr}")
+    return subprocess.CompletedProcess(args, result.returncode, out, result.stderr)
 
 
 def config(resources: dict | None = None, data: dict | None = None, outputs: dict | None = None) -> dict:
