@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tenant_replicator.arm.ids import parse_resource_id
 from tenant_replicator.campaign import CAMPAIGN_ID, GUID, CampaignInputError, parse_spec
 
 CONFIG_VARIABLE = "tenant_replicator_campaign_config"
@@ -395,10 +396,8 @@ def _config_words(message: str) -> str:
 
 
 def _group_of(resource_id: str) -> str:
-    parts = resource_id.split("/")
-    lowered = [p.lower() for p in parts]
-    if "resourcegroups" in lowered:
-        index = lowered.index("resourcegroups")
-        if index + 1 < len(parts):
-            return parts[index + 1]
-    return ""
+    """The resource group an ARM ID names ("" when it names none or is no ARM ID)."""
+    try:
+        return parse_resource_id(resource_id)["resource_group"] or ""
+    except ValueError:
+        return ""
