@@ -225,8 +225,11 @@ def test_batch_encodings_round_trip_every_scalar(plain_falkordb: EmbeddedFalkorD
 def test_nested_maps_and_mixed_keys_fall_back_to_the_map_encoder(plain_falkordb: EmbeddedFalkorDB) -> None:
     from tenant_replicator.graph.falkor import positional
 
+    whole_row = "UNWIND $rows AS row\nCREATE (n:Item) SET n = row"
     assert positional(UPSERT, [{"key": "a", "value": {"nested": 1}}]) is None
-    assert positional(UPSERT, [{"key": "a", "value": 1}, {"value": 2, "key": "b"}]) is None
+    assert positional(whole_row, [{"key": "a", "value": 1}, {"value": 2, "key": "b"}]) is None
+    assert positional(whole_row, [{"key": "a", "value": 1}, {"key": "b", "value": 2}]) is not None
+    assert positional(UPSERT, [{"key": "a", "value": 1}, {"value": 2, "key": "b"}]) is not None  # fields by name
     assert positional("MATCH (n) RETURN n", [{"key": "a"}]) is None
     store = open_graph(plain_falkordb.uri, _graph_name())
     try:
@@ -235,8 +238,26 @@ def test_nested_maps_and_mixed_keys_fall_back_to_the_map_encoder(plain_falkordb:
         )
         got = store.query("MATCH (n:Item) RETURN n.key AS key, n.value AS value, n.n AS n ORDER BY n.key")
         assert got == [{"key": "a", "value": "x", "n": 1}, {"key": "b", "value": "y", "n": 2}]
+        store.write(whole_row, [{"key": "c", "value": 3}, {"value": 4, "key": "d"}])  # the map encoder
+        got = store.query("MATCH (n:Item) WHERE n.key IN ['c', 'd'] RETURN n.key AS key, n.value AS v ORDER BY n.key")
+        assert got == [{"key": "c", "v": 3}, {"key": "d", "v": 4}]
     finally:
         store.close()
+
+
+def test_statements_receive_only_the_fields_they_read() -> None:
+    """Loaders pass full rows; the store sends the `row.<field>`s the statement reads (a missing one as
+    null, which is what Cypher reads for an absent key), and gives up on statements using `row` whole."""
+    from tenant_replicator.graph.store import referenced_fields
+
+    create = (
+        "UNWIND $rows AS row\nCREATE (r:R {a: row.a, b: row . b})\nWITH r, row\nMATCH (g {k: row.g}) SET r.a2 = row.a"
+    )
+    assert referenced_fields(create) == ("a", "b", "g")
+    assert referenced_fields("UNWIND $rows AS row\nWITH row, 1 AS x CREATE (n {k: row.k})") == ("k",)
+    assert referenced_fields("UNWIND $rows AS row\nCREATE (n) SET n += row") is None
+    assert referenced_fields("UNWIND $rows AS row\nRETURN row") is None
+    assert referenced_fields("MATCH (n) RETURN n") is None
 
 
 def test_write_params_reach_every_batch_on_both_encodings(plain_falkordb: EmbeddedFalkorDB) -> None:
@@ -247,9 +268,28 @@ CREATE (n:Item {key: row.key, scan: $scan, quoted: $quoted})"""
     try:
         params = {"scan": "scan-7", "quoted": 'it\'s "x" \\ y'}
         assert store.write(stamp, [{"key": f"p{i}"} for i in range(5)], batch_size=2, params=params) == 5
-        assert store.write(stamp, [{"key": "m", "n": {"nested": 1}}], params=params) == 1  # map fallback
+        assert store.write(stamp, [{"key": "m\x01"}], params=params) == 1  # \u0001 in JSON: the map encoder
         got = store.query("MATCH (n:Item) RETURN n.key AS key, n.scan AS scan, n.quoted AS q ORDER BY n.key")
-        assert got == [{"key": k, "scan": "scan-7", "q": params["quoted"]} for k in ("m", "p0", "p1", "p2", "p3", "p4")]
+        keys = ("m\x01", "p0", "p1", "p2", "p3", "p4")
+        assert got == [{"key": k, "scan": "scan-7", "q": params["quoted"]} for k in keys]
+    finally:
+        store.close()
+
+
+def test_a_failing_batch_fails_the_write_while_others_are_in_flight(plain_falkordb: EmbeddedFalkorDB) -> None:
+    """Batches overlap (IN_FLIGHT): an error in one still reaches the caller, named by the server, and the
+    write does not return a count as if everything landed."""
+    from tenant_replicator.graph.falkor import IN_FLIGHT
+
+    assert IN_FLIGHT >= 2
+    divide = "UNWIND $rows AS row\nCREATE (n:Item {key: row.key, inverse: 1 / row.d})"
+    rows = [{"key": f"k{i}", "d": 0 if i == 5 else 1} for i in range(12)]
+    store = open_graph(plain_falkordb.uri, _graph_name())
+    try:
+        with pytest.raises(Exception, match="(?i)division by zero"):
+            store.write(divide, rows, batch_size=2)
+        landed = store.query("MATCH (n:Item) RETURN n.key AS key")
+        assert "k5" not in {row["key"] for row in landed}  # the failing batch committed nothing
     finally:
         store.close()
 

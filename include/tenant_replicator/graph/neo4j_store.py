@@ -21,7 +21,14 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlunparse
 
-from tenant_replicator.graph.store import GraphTarget, GraphUnavailable, batches, redact, split_credentials
+from tenant_replicator.graph.store import (
+    GraphTarget,
+    GraphUnavailable,
+    batches,
+    redact,
+    referenced_fields,
+    split_credentials,
+)
 
 DEFAULT_BATCH = 500
 DEFAULT_NAMES = {"", "neo4j", "tenant_replicator"}
@@ -88,9 +95,11 @@ class Neo4jGraphStore:
         params: dict[str, Any] | None = None,
     ) -> int:
         written = 0
+        fields = referenced_fields(cypher)
         with _unavailable_as_error(), self._session() as session:
             for batch in batches(rows, batch_size or self.batch_size):
-                session.execute_write(_run_consumed, cypher, batch, params or {})
+                sent = batch if fields is None else [{k: row.get(k) for k in fields} for row in batch]
+                session.execute_write(_run_consumed, cypher, sent, params or {})
                 written += len(batch)
         return written
 

@@ -7,6 +7,7 @@ FalkorDB's Bolt endpoint). Only OpenCypher that FalkorDB accepts is used by the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -83,6 +84,28 @@ def split_credentials(
     user = user or (unquote(parsed.username) if parsed.username else None)
     password = password or (unquote(parsed.password) if parsed.password else None)
     return parsed._replace(netloc=parsed.netloc.rpartition("@")[2]), user, password
+
+
+_UNWIND_ROWS = re.compile(r"^\s*UNWIND\s+\$rows\s+AS\s+row\b", re.IGNORECASE)
+_ROW_USE = re.compile(r"\brow\b(\s*\.\s*(\w+))?")
+_PASSED_ON = re.compile(r"\bWITH\s+(?:\w+\s*,\s*)*$", re.IGNORECASE)
+
+
+def referenced_fields(cypher: str) -> tuple[str, ...] | None:
+    """The `row.<field>`s an `UNWIND $rows AS row` statement reads, in first-use order, so a store
+    sends only those (a loader can pass its full rows without copying them); None when the statement
+    is not of that shape or uses `row` as a whole (other than passing it on in a WITH)."""
+    match = _UNWIND_ROWS.match(cypher)
+    if not match:
+        return None
+    rest = cypher[match.end() :]
+    fields: dict[str, None] = {}
+    for use in _ROW_USE.finditer(rest):
+        if use.group(2):
+            fields.setdefault(use.group(2), None)
+        elif not _PASSED_ON.search(rest[: use.start()]):
+            return None
+    return tuple(fields)
 
 
 def batches(rows: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -37,7 +37,6 @@ MERGE (g)-[:IN]->(s)"""
 # node (`last_scan_at` of `scan_id`), the lower-cased type is `toLower(r.type)`. Scan-wide values
 # travel once per batch as parameters.
 _ROW_FIELDS = ("id", "type", "name", "location", "resource_group", "api_version", "properties", "body_hash")
-NODE_KEYS = ("id_lower", *_ROW_FIELDS, "rg_id_lower")
 _NODE_PROPS = (
     "id_lower: row.id_lower, "
     + ", ".join(f"{f}: row.{f}" for f in _ROW_FIELDS)
@@ -147,17 +146,16 @@ def plan_nodes(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Split rows into (new, changed, unchanged) by `diff` {id_lower: is_new} (absent: unchanged). Pure.
 
-    New and changed rows keep `NODE_KEYS` (one key order, which the FalkorDB store's positional
-    encoding needs); unchanged ones only their `id_lower`.
+    The rows themselves, not copies: stores send only the fields a statement reads
+    (`graph.store.referenced_fields`), and copying 100k rows cost 0.4 s before the first write.
     """
     new, changed, unchanged = [], [], []
-    keys = NODE_KEYS
     for row in rows:
         state = diff.get(row["id_lower"])
         if state is None:
-            unchanged.append({"id_lower": row["id_lower"]})
+            unchanged.append(row)
         else:
-            (new if state else changed).append({k: row[k] for k in keys})
+            (new if state else changed).append(row)
     return new, changed, unchanged
 
 
