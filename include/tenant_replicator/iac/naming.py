@@ -6,6 +6,7 @@ resource must map to the same label and the same target name every run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -20,11 +21,15 @@ def short_hash(text: str, length: int = _HEX) -> str:
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:length]
 
 
+@functools.lru_cache(maxsize=1024)
+def _short_type(resource_type: str) -> str:
+    short = _LABEL_BAD.sub("_", resource_type.rsplit("/", 1)[-1].lower()).strip("_") or "res"
+    return "rg" if short == "resourcegroups" else short
+
+
 def label_for(resource_type: str, name: str, id_lower: str, hash_len: int = _HEX) -> str:
     """A valid Terraform label, stable for the same source ID: ``<short type>_<name>_<hash>``."""
-    short = _LABEL_BAD.sub("_", resource_type.rsplit("/", 1)[-1].lower()).strip("_") or "res"
-    if short == "resourcegroups":
-        short = "rg"
+    short = _short_type(resource_type)
     clean = _LABEL_BAD.sub("_", name.lower()).strip("_")[:40] or "x"
     label = f"{short}_{clean}_{short_hash(id_lower, hash_len)}"
     return label if label[0].isalpha() else f"r_{label}"

@@ -97,6 +97,10 @@ def _match_key(
     return doomed, tuple(nxt)
 
 
+PLAIN_CACHE_TEXT = 64  # longer strings rarely repeat
+PLAIN_CACHE_SIZE = 200_000
+
+
 class _State:
     """The tries in force at one depth of a body, with the answer for each key seen there.
 
@@ -270,6 +274,9 @@ class Rewriter:
             self._suffix = re.compile(rf"\.(?:{'|'.join(_HOST_SUFFIXES)})\b", re.IGNORECASE)
         interesting = [re.escape(self.source)] + ([rf"\.(?:{'|'.join(_HOST_SUFFIXES)})\b"] if self.renamed else [])
         self._interesting = re.compile("|".join(interesting), re.IGNORECASE)
+        # short strings with nothing to rewrite -> their escaped text: keys and enum-like values repeat
+        # across 100k bodies, so most leaves become one dict lookup instead of a call and a regex scan
+        self._plain: dict[str, str] = {}
         self.edges: set[tuple[str, str]] = set()
         self.unmapped: list[dict[str, str]] = []
 
@@ -299,7 +306,7 @@ class Rewriter:
 
     def _convert(self, value: Any, owner_id: str, owner_label: str, state: _State | None, slots: list[Slot]) -> Any:
         # Hot loop of generation (every node of every body): scalars handled inline, no call per leaf.
-        leaf = self.leaf
+        leaf, plain = self.leaf, self._plain
         if isinstance(value, dict):
             out: dict[Any, Any] = {}
             below: _State | None = None
@@ -308,9 +315,16 @@ class Rewriter:
                     doomed, below = state.step(key)
                     if doomed:
                         continue
-                new_key = leaf(key, owner_id, owner_label) if key.__class__ is str else key
+                if key.__class__ is str:
+                    new_key = plain.get(key)
+                    if new_key is None:
+                        new_key = leaf(key, owner_id, owner_label)
+                else:
+                    new_key = key
                 if item.__class__ is str:
-                    new = leaf(item, owner_id, owner_label)
+                    new = plain.get(item)
+                    if new is None:
+                        new = leaf(item, owner_id, owner_label)
                 elif isinstance(item, (dict, list)):
                     new = self._convert(item, owner_id, owner_label, below, slots)
                 else:
@@ -325,7 +339,9 @@ class Rewriter:
             items = []
             for item in value:
                 if item.__class__ is str:
-                    new = leaf(item, owner_id, owner_label)
+                    new = plain.get(item)
+                    if new is None:
+                        new = leaf(item, owner_id, owner_label)
                     if new.__class__ is Tpl:
                         slots.append((items, len(items), owner_label, False))
                     items.append(new)
@@ -349,7 +365,11 @@ class Rewriter:
                 text = result
             else:
                 text = self.literal_text(text)
-        return escape(text) if "{" in text else text
+            return escape(text) if "{" in text else text
+        result = escape(text) if "{" in text else text
+        if len(text) <= PLAIN_CACHE_TEXT and len(self._plain) < PLAIN_CACHE_SIZE:
+            self._plain[text] = result
+        return result
 
     def string(self, text: str, owner_id: str, owner_label: str) -> str | Tpl:
         if self._src_lower not in text.lower():
