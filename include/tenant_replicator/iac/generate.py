@@ -333,7 +333,8 @@ def _skip_reasons(
         if reason:
             pass
         elif skipped_groups and p.resource_group and p.resource_group.lower() in skipped_groups:
-            reason = f"in platform-managed resource group {p.resource_group} ({skipped_groups[p.resource_group.lower()]})"
+            why = skipped_groups[p.resource_group.lower()]
+            reason = f"in platform-managed resource group {p.resource_group} ({why})"
         else:
             reason = own[item.key] if own is not None else _own_reason(item, principal_map)
         if reason:
@@ -563,7 +564,7 @@ def generate(
     rgs, items = _collect(resources, resource_groups, source)
     own = candidates = None
     if parallel:  # the per-resource part of skipping and labelling, in two processes
-        firsts = _map(functools.partial(_own_and_label, principals=principals), items, not os.environ.get("TR_NOMAP"))
+        firsts = _map(functools.partial(_own_and_label, principals=principals), items, True)
         own = {i.key: reason for i, (reason, _) in zip(items, firsts, strict=True)}
         candidates = {i.key: label for i, (_, label) in zip(items, firsts, strict=True)}
     reasons, inline = _skip_reasons(rgs, items, principals, overrides, own)
