@@ -5,8 +5,8 @@ groups as it takes, each copy's resource-group names suffixed so that its refere
 copy (a NIC still points at its own copy's subnet). Building the input is not timed; the row
 measures ``generate`` and ``write_config`` together, i.e. what an iteration pays (secrets on).
 New = ``workers=2`` (the default from ``PARALLEL_MIN`` resources when a core is idle), old = ``workers=1`` on the same
-payloads in the same run (same bytes written, checked by hash). A 10k run in one process is the
-scaling baseline: ratio = (100k seconds / 10) / (10k seconds), 1.0 is linear.
+payloads in the same run (same bytes written, checked by hash); each is the best of ``REPEATS`` runs.
+A 10k run in one process is the scaling baseline: ratio = (100k seconds / 10) / (10k seconds), 1.0 is linear.
 """
 
 from __future__ import annotations
@@ -93,16 +93,27 @@ def _row(metric: str, value: float, unit: str, **extra: Any) -> dict[str, Any]:
     return {"benchmark": "generate", "metric": metric, "value": value, "unit": unit, **extra}
 
 
+REPEATS = 3  # this VM's speed drifts by +-10 % from minute to minute: each configuration runs 3 times
+
+
+def best_of(count: int, workers: int, payloads: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> dict[str, Any]:
+    """The fastest of REPEATS runs (as timeit reports: the least disturbed one), with every wall time."""
+    runs = [measure(count, workers=workers, payloads=payloads) for _ in range(REPEATS)]
+    best = min(runs, key=lambda r: r["wall"])
+    return best | {"walls": sorted(r["wall"] for r in runs), "digests": {r["sha256"] for r in runs}}
+
+
 def run() -> list[dict[str, Any]]:
     """New (two processes for >= PARALLEL_MIN resources) against old (one process) in the same run."""
     load = os.getloadavg()[0]
     small = measure(10_000, workers=1)
     payloads = synthetic(100_000)
-    old = measure(100_000, workers=1, payloads=payloads)
-    new = measure(100_000, workers=2, payloads=payloads)  # auto mode forks only when a core is idle
+    old = best_of(100_000, 1, payloads)
+    new = best_of(100_000, 2, payloads)  # auto mode forks only when a core is idle
     verdict = "met" if new["wall"] <= TARGET_SECONDS else "NOT met"
-    same = "byte-identical" if new["sha256"] == old["sha256"] else "DIFFERENT OUTPUT"
+    same = "byte-identical" if new["digests"] == old["digests"] and len(new["digests"]) == 1 else "DIFFERENT OUTPUT"
     noise = f"1-min load average {load:.1f} on {os.cpu_count()} cores at start"
+    walls = ", ".join(f"{w:.2f}" for w in new["walls"])
     return [
         _row(
             "100k resources -> main.tf.json (wall, 2 processes)",
@@ -110,8 +121,9 @@ def run() -> list[dict[str, Any]]:
             "s",
             baseline=round(old["wall"], 3),
             ratio=round(new["wall"] / old["wall"], 2),
-            note=f"target <= {TARGET_SECONDS:.0f} s: {verdict}; baseline = one process, same run; "
-            f"{new['blocks']} blocks, {new['bytes'] / 1e6:.0f} MB, {same}; {noise}",
+            note=f"target <= {TARGET_SECONDS:.0f} s: {verdict}; best of {REPEATS} (all: {walls} s); baseline = "
+            f"one process, best of {REPEATS}, same run; {new['blocks']} blocks, {new['bytes'] / 1e6:.0f} MB, {same}; "
+            f"{noise}",
         ),
         _row(
             "100k resources -> main.tf.json (CPU, both processes)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -74,14 +75,53 @@ def test_a_failing_worker_is_an_error_not_a_smaller_file(monkeypatch: pytest.Mon
     parent = os.getpid()
     real_emit = gen._Emission.emit
 
-    def emit_failing_in_the_child(self, items):
+    def emit_failing_in_the_child(self, items, prepared=None):
         if os.getpid() != parent:
             raise MemoryError("simulated worker failure")
-        return real_emit(self, items)
+        return real_emit(self, items, prepared)
 
     monkeypatch.setattr(gen._Emission, "emit", emit_failing_in_the_child)
     with pytest.raises(RuntimeError, match="generation worker failed: MemoryError: simulated worker failure"):
         generate(export.resources, export.resource_groups, export.subscriptions[0], TARGET, "n", workers=2)
+
+
+def test_a_worker_failing_before_the_plan_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker strips bodies while the plan is made: a failure there surfaces once the plan is sent."""
+    export = load_arm_dir(CORPUS)
+    parent = os.getpid()
+    real_prepare = gen._Emission.prepare
+
+    def prepare_failing_in_the_child(self, item):
+        if os.getpid() != parent:
+            raise MemoryError("simulated failure while stripping")
+        return real_prepare(self, item)
+
+    monkeypatch.setattr(gen._Emission, "prepare", prepare_failing_in_the_child)
+    with pytest.raises(RuntimeError, match="generation worker failed: MemoryError: simulated failure while stripping"):
+        generate(export.resources, export.resource_groups, export.subscriptions[0], TARGET, "n", workers=2)
+
+
+def test_a_plan_error_while_the_worker_waits_ends_the_worker_too() -> None:
+    """An impossible name override fails the plan after the fork: the same error as in one process, and the
+    waiting worker is reaped (no child left behind)."""
+    from tenant_replicator.iac.overrides import Overrides
+
+    export = load_arm_dir(CORPUS)
+    victim = next(r for r in export.resources if r["type"] == "Microsoft.Storage/storageAccounts")
+    bad = Overrides(name_map={victim["id"].lower(): "Not Valid!"})
+    messages = []
+    for workers in (1, 2):
+        with pytest.raises(ValueError, match="name_map") as caught:
+            generate(export.resources, export.resource_groups, export.subscriptions[0], TARGET, "n",
+                     overrides=bad, workers=workers)  # fmt: skip
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    import psutil
+
+    deadline = time.monotonic() + 10
+    while psutil.Process().children() and time.monotonic() < deadline:  # reaped in the background
+        time.sleep(0.05)
+    assert psutil.Process().children() == []  # no worker left, running or zombie
 
 
 @pytest.mark.parametrize("where", [0, -1])

@@ -33,9 +33,11 @@ from tenant_replicator.iac.registry import (
     lookup,
 )
 from tenant_replicator.iac.rewrite import (
+    Pending,
     Ref,
     Rewriter,
     Slot,
+    Stripper,
     Tpl,
     copy_json,
     escape,
@@ -471,15 +473,26 @@ def _set_secret(body: dict[str, Any], path: str, reference: str) -> bool:
     return True
 
 
-def _body(
-    item: _Item, rw: Rewriter, slots: list[Slot], nonce: str, principal_map: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """The writable body: read-only paths stripped, IDs rewritten and text escaped in one pass."""
+def _stripped_body(item: _Item, stripper: Stripper) -> tuple[Any, list[Pending]]:
+    """Phase 1 of the writable body (no plan needed): read-only paths stripped, literal text escaped."""
     raw = {k: item.payload[k] for k in BODY_KEYS if item.payload.get(k) is not None}
     if item.info.body_transform is not None:  # before rewriting: what it drops is neither sent nor reported
         raw = copy_json(raw)
         item.info.body_transform(raw)
-    body = rw.convert(raw, item.source_id, item.label, GENERIC_READ_ONLY + item.info.read_only, slots)
+    pendings: list[Pending] = []
+    return stripper.copy(raw, GENERIC_READ_ONLY + item.info.read_only, pendings), pendings
+
+
+def _body(
+    item: _Item,
+    rw: Rewriter,
+    slots: list[Slot],
+    nonce: str,
+    principal_map: Mapping[str, str] | None,
+    stripped: tuple[Any, list[Pending]],
+) -> dict[str, Any]:
+    """The writable body: the stripped one (``_stripped_body``) with its IDs rewritten."""
+    body = rw.resolve(stripped[0], stripped[1], item.source_id, item.label, slots)
     for path in item.info.principal_paths:  # _skip_reasons let through only mapped principals
         principal = get_path(body, path)
         if isinstance(principal, str) and principal_map and principal.lower() in principal_map:
@@ -567,6 +580,43 @@ def generate(
         firsts = _map(functools.partial(_own_and_label, principals=principals), items, True)
         own = {i.key: reason for i, (reason, _) in zip(items, firsts, strict=True)}
         candidates = {i.key: label for i, (_, label) in zip(items, firsts, strict=True)}
+    emission = _Emission(source, target, nonce, principals, overrides, emit_secrets)
+    worker = _Worker(emission, rgs + items, items[int(len(items) * (1 - WORKER_SHARE)) :]) if parallel else None
+    try:
+        return _plan_and_emit(
+            rgs, items, emission, worker, own, candidates, source, target, nonce, principals, overrides,
+            target_resources,
+        )  # fmt: skip
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _rewriter(source: str, target: str, rgs: list[_Item], items: list[_Item], target_by_id: dict[str, str]) -> Rewriter:
+    """The rewriter of a plan: emitted groups and resources by label and target ID, renamed hosts."""
+    renamed = {
+        i.parsed.name.lower(): i.target_name
+        for i in items
+        if i.info.globally_unique and i.parsed.name and i.parsed.name != i.target_name
+    }
+    return Rewriter(source, target, {i.key: i.label for i in rgs + items}, target_by_id, {i.key for i in rgs}, renamed)
+
+
+def _plan_and_emit(
+    rgs: list[_Item],
+    items: list[_Item],
+    emission: _Emission,
+    worker: _Worker | None,
+    own: Mapping[str, str | None] | None,
+    candidates: Mapping[str, str] | None,
+    source: str,
+    target: str,
+    nonce: str,
+    principals: Mapping[str, str] | None,
+    overrides: Overrides | None,
+    target_resources: Iterable[dict[str, Any]] | None,
+) -> GenerateResult:
+    """Skips, names, labels and target IDs (the plan), then the blocks: here, or shared with ``worker``."""
     reasons, inline = _skip_reasons(rgs, items, principals, overrides, own)
     skipped = [{"id": i.source_id, "type": i.type, "reason": reasons[i.key]} for i in rgs + items if i.key in reasons]
     inline_items = [i for i in items if i.key in inline]
@@ -579,24 +629,18 @@ def generate(
     target_by_id = _assign_target_ids(rgs, items, source, target)
     for child in inline_items:  # addressed below the parent's new id; the parent's PUT creates it
         child.target_id = _literal_target(child.source_id, target_by_id, source, target)
-    renamed = {
-        i.parsed.name.lower(): i.target_name
-        for i in items
-        if i.info.globally_unique and i.parsed.name and i.parsed.name != i.target_name
-    }
-    rw = Rewriter(source, target, {i.key: i.label for i in rgs + items}, target_by_id, {i.key for i in rgs}, renamed)
+    rw = emission.rw = _rewriter(source, target, rgs, items, target_by_id)
 
-    blocks: dict[str, dict[str, Any]] = {}
+    blocks, slots, parent_edges = emission.blocks, emission.slots, emission.parent_edges
     variables: list[dict[str, str]] = []
-    slots: list[Slot] = []
-    parent_edges: set[tuple[str, str]] = set()
-    emission = _Emission(rw, source, target, nonce, principals, overrides, emit_secrets)
-    emission.blocks, emission.slots, emission.parent_edges = blocks, slots, parent_edges
     rendered: dict[str, str] | None = None
     name_map = {i.key: i.target_id for i in rgs + items + inline_items}
     name_map_text = None
-    if parallel:
-        rendered, child_variables, name_map_text = _emit_forked(emission, rgs + items, name_map)
+    if worker is not None:
+        theirs = {i.key for i in worker.share}
+        worker.send_plan(rgs + items, [i for i in items if i.key in theirs], {i.key: i.target_id for i in inline_items})
+        emission.emit(rgs + [i for i in items if i.key not in theirs])
+        rendered, child_variables, name_map_text = worker.finish(emission)
         variables.extend(emission.variables + child_variables)
     else:
         emission.emit(rgs + items)
@@ -645,7 +689,6 @@ class _Emission:
 
     def __init__(
         self,
-        rw: Rewriter,
         source: str,
         target: str,
         nonce: str,
@@ -653,8 +696,10 @@ class _Emission:
         overrides: Overrides | None,
         emit_secrets: bool,
     ) -> None:
-        self.rw, self.source, self.target, self.nonce, self.principals = rw, source, target, nonce, principals
+        self.source, self.target, self.nonce, self.principals = source, target, nonce, principals
         self.overrides, self.emit_secrets = overrides, emit_secrets
+        self.rw: Rewriter  # set once the plan is made
+        self.stripper = Stripper(source)
         self.blocks: dict[str, dict[str, Any]] = {}
         self.slots: list[Slot] = []
         self.parent_edges: set[tuple[str, str]] = set()
@@ -672,12 +717,24 @@ class _Emission:
             block["tags"] = self.rw.convert(rg.payload["tags"], rg.source_id, rg.label, (), self.slots)
         self.blocks[rg.label] = block
 
-    def emit(self, items: list[_Item]) -> None:
-        """Blocks of resource groups and resources (templates wait in ``slots``)."""
+    def prepare(self, item: _Item) -> tuple[tuple[Any, list[Pending]], tuple[Any, list[Pending]] | None]:
+        """Phase 1 of a resource's block (body and tags stripped and escaped): needs no plan."""
+        tags = item.payload.get("tags")
+        stripped_tags = None
+        if tags:
+            pendings: list[Pending] = []
+            stripped_tags = (self.stripper.copy(tags, (), pendings), pendings)
+        return _stripped_body(item, self.stripper), stripped_tags
+
+    def emit(self, items: list[_Item], prepared: dict[str, Any] | None = None) -> None:
+        """Blocks of resource groups and resources (templates wait in ``slots``); ``prepared``: the
+        items' ``prepare`` results when a worker made them before the plan (taken out as used)."""
         for item in items:
             if item.is_rg:
                 self.group(item)
                 continue
+            stripped = prepared.pop(item.key, None) if prepared else None
+            stripped_body, stripped_tags = stripped or self.prepare(item)
             block = {"type": _text(f"{item.type}@{_api(item)}"), "name": _text(item.target_name)}
             parent = self.rw.leaf(item.parsed.parent or f"/subscriptions/{self.source}", item.source_id, item.label)
             block["parent_id"] = parent
@@ -686,9 +743,9 @@ class _Emission:
                 self.slots.append((block, "parent_id", item.label, False))
             if item.payload.get("location"):
                 block["location"] = _text(_location(str(item.payload["location"]), self.overrides))
-            if item.payload.get("tags"):
-                block["tags"] = self.rw.convert(item.payload["tags"], item.source_id, item.label, (), self.slots)
-            body = _body(item, self.rw, self.slots, self.nonce, self.principals)
+            if stripped_tags is not None:
+                block["tags"] = self.rw.resolve(*stripped_tags, item.source_id, item.label, self.slots)
+            body = _body(item, self.rw, self.slots, self.nonce, self.principals, stripped_body)
             patch = self.overrides.patch_for(item.type) if self.overrides else None
             if patch:
                 deep_merge(body, patch)  # strings are templates as written in HCL
@@ -781,66 +838,106 @@ def _recv(fd: int) -> Any:
     return pickle.loads(data)  # noqa: S301 - our own forked child, over a private pipe
 
 
-# Emission cost of a resource group block relative to a resource's (bench_generate: ~10 us vs ~30 us),
-# and the parent's share of the emission: it also merges the edges and breaks the cycles meanwhile.
-GROUP_COST = 0.33
-PARENT_SHARE = 0.47
+# The worker's share of the resources (by count, before skips): it strips their bodies while this
+# process plans, so it can take more than half; this process also emits every resource group,
+# breaks the cycles and merges (bench_generate: 0.6-0.7 balances the two on 2 cores).
+WORKER_SHARE = 0.65
+_SEP = "\0"  # separates the plan's joined fields (no ARM name holds a NUL)
 
 
-def _split_point(items: list[_Item]) -> int:
-    """Index splitting ``items`` into the parent's and the child's part by estimated cost, not count:
-    resource groups come first and cost a third of a resource, so a split by count starved the child."""
-    costs = [GROUP_COST if item.is_rg else 1.0 for item in items]
-    budget = sum(costs) * PARENT_SHARE
-    spent = 0.0
-    for index, cost in enumerate(costs):
-        spent += cost
-        if spent >= budget:
-            return index + 1
-    return len(items)
-
-
-def _emit_forked(
-    emission: _Emission, items: list[_Item], name_map: dict[str, str]
-) -> tuple[dict[str, str], list[dict[str, str]], str]:
-    """Emit the first half here and the second in a forked child; byte-identical to ``emit`` + render.
-
-    The child inherits the plan (fork: nothing pickled on the way in) and sends back its edges; the
-    parent breaks cycles over all edges, sends the literal edges to the child, and both render
-    their blocks to JSON text; the child encodes name_map.json while the parent breaks the cycles.
-    Returns (label -> main.tf.json line, the child's variables, name_map.json text).
-    """
-    half = _split_point(items)
-    child_labels = [item.label for item in items[half:]]  # the order the child renders them in
-    to_parent_r, to_parent_w = os.pipe()
-    to_child_r, to_child_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        code = 0
-        try:
-            os.close(to_parent_r)
-            os.close(to_child_w)
-            emission.blocks, emission.slots, emission.parent_edges = {}, [], set()
-            emission.emit(items[half:])
-            rw = emission.rw
-            _send(to_parent_w, ("ok", emission.parent_edges, rw.edges, rw.unmapped, emission.variables))
-            names = name_map_json(name_map)
-            literal = _recv(to_child_r)
-            # one string, not a dict of 70k lines: pickling it is a copy (lines hold no raw newline)
-            _send(to_parent_w, ("\n".join(emission.render(literal).values()), names))
-        except BaseException as error:  # report, then leave without running the parent's cleanup
-            code = 1
-            try:
-                _send(to_parent_w, ("error", f"{type(error).__name__}: {error}"))
-            except BaseException:
-                pass
-        finally:
-            os._exit(code)
-    os.close(to_parent_w)
-    os.close(to_child_r)
+def _reap(pid: int) -> None:
     try:
-        emission.emit(items[:half])
-        first = _recv(to_parent_r)
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # already reaped (e.g. by a caller's own waitpid(-1))
+        pass
+
+
+class _Worker:
+    """A forked child emitting the blocks of ``share`` (resources, in input order).
+
+    It forks before the plan and strips its share's bodies (``_Emission.prepare``, most of a body's
+    cost) while this process makes the plan; it then receives the plan, rewrites and sends back its
+    edges; this process breaks cycles over all edges and sends the literal ones; both render. The
+    output is byte-identical to emitting everything in one process (tests/iac/test_parallel.py).
+    """
+
+    def __init__(self, emission: _Emission, everything: list[_Item], share: list[_Item]) -> None:
+        self.share = share
+        self._everything = everything  # every collected group and resource, as both processes hold them
+        self._labels: list[str] = []
+        self._from_child, to_parent = os.pipe()
+        from_parent, self._to_child = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns
+            code = 0
+            try:
+                os.close(self._from_child)
+                os.close(self._to_child)
+                self._run(emission, from_parent, to_parent)
+            except BaseException as error:  # report, then leave without running the parent's cleanup
+                code = 1
+                try:
+                    _send(to_parent, ("error", f"{type(error).__name__}: {error}"))
+                except BaseException:
+                    pass
+            finally:
+                os._exit(code)
+        os.close(to_parent)
+        os.close(from_parent)
+
+    def _run(self, emission: _Emission, inbox: int, outbox: int) -> None:
+        prepared = {item.key: emission.prepare(item) for item in self.share}
+        emitted, rgs, items, inline_targets = self._apply_plan(_recv(inbox))
+        target_by_id = {i.key: i.target_id for i in emitted}
+        emission.rw = rw = _rewriter(emission.source, emission.target, rgs, items, target_by_id)
+        mine = {item.key for item in self.share}
+        emission.emit([i for i in items if i.key in mine], prepared)
+        _send(outbox, ("ok", emission.parent_edges, rw.edges, rw.unmapped, emission.variables))
+        names = name_map_json({**target_by_id, **inline_targets})  # while this process breaks the cycles
+        literal = _recv(inbox)
+        # one string, not a dict of 70k lines: pickling it is a copy (lines hold no raw newline)
+        _send(outbox, ("\n".join(emission.render(literal).values()), names))
+
+    def _apply_plan(self, plan: tuple[Any, ...]) -> tuple[list[_Item], list[_Item], list[_Item], dict[str, str]]:
+        """Set the planned label, name and target ID on every emitted item (this process inherited
+        the items at the fork, so the plan names them by index): -> (emitted, their groups, the rest,
+        target IDs of the children carried inline)."""
+        indexes, labels, names, targets, inline_targets = plan
+        everything = self._everything
+        emitted = [everything[n] for n in indexes]
+        for item, label, name, target_id in zip(
+            emitted, labels.split(_SEP), names.split(_SEP), targets.split(_SEP), strict=True
+        ):
+            item.label, item.target_name, item.target_id = label, name, target_id
+        return emitted, [i for i in emitted if i.is_rg], [i for i in emitted if not i.is_rg], inline_targets
+
+    def send_plan(self, emitted: list[_Item], theirs: list[_Item], inline_targets: dict[str, str]) -> None:
+        """The plan, compactly: indexes of the emitted items in the inherited lists plus their labels,
+        names and target IDs as three joined strings (pickling dicts of 120k IDs cost 0.4 s)."""
+        self._labels = [item.label for item in theirs]  # the order the child renders them in
+        position = {id(item): n for n, item in enumerate(self._everything)}
+        fields = ["\0".join(values) for values in (
+            [i.label for i in emitted], [i.target_name for i in emitted], [i.target_id for i in emitted]
+        )]  # fmt: skip
+        if any(_SEP in i.target_id or _SEP in i.target_name for i in emitted):  # pragma: no cover - ARM refuses it
+            raise ValueError("a target name or ID holds a NUL character")
+        self._tell(([position[id(i)] for i in emitted], *fields, inline_targets))
+
+    def _tell(self, message: Any) -> None:
+        """Send to the child; a child that already failed (pipe closed) is reported with its own error."""
+        try:
+            _send(self._to_child, message)
+        except BrokenPipeError:
+            try:
+                said = _recv(self._from_child)
+            except Exception:  # noqa: BLE001 - it ended without a word
+                said = ("error", "it ended early")
+            raise RuntimeError(f"generation worker failed: {said[1] if isinstance(said, tuple) else said}") from None
+
+    def finish(self, emission: _Emission) -> tuple[dict[str, str], list[dict[str, str]], str]:
+        """After this process emitted its part: merge edges, break cycles, render both parts.
+        Returns (label -> main.tf.json line, the child's variables, name_map.json text)."""
+        first = _recv(self._from_child)
         if first[0] != "ok":
             raise RuntimeError(f"generation worker failed: {first[1]}")
         _, child_parent_edges, child_edges, child_unmapped, child_variables = first
@@ -848,18 +945,25 @@ def _emit_forked(
         emission.rw.edges |= child_edges
         emission.rw.unmapped.extend(child_unmapped)
         literal = break_cycles(parent_edges, emission.rw.edges - parent_edges)
-        _send(to_child_w, literal)
+        self._tell(literal)
         rendered = emission.render(literal)
-        second = _recv(to_parent_r)
+        second = _recv(self._from_child)
         if second[0] == "error":
             raise RuntimeError(f"generation worker failed: {second[1]}")
         child_text, names = second
-        rendered.update(zip(child_labels, child_text.split("\n"), strict=True))
+        if self._labels:
+            rendered.update(zip(self._labels, child_text.split("\n"), strict=True))
         return rendered, child_variables, names
-    finally:
-        os.close(to_parent_r)
-        os.close(to_child_w)
-        os.waitpid(pid, 0)
+
+    def close(self) -> None:
+        """Close the pipes (a child still waiting for the plan then ends) and reap the child in the
+        background: tearing down its copy of a 100k-resource heap takes ~0.2 s nobody needs to wait for."""
+        for fd in (self._from_child, self._to_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        threading.Thread(target=_reap, args=(self.pid,), name="generate-reaper", daemon=True).start()
 
 
 def _location(location: str, overrides: Overrides | None) -> str:
