@@ -273,15 +273,18 @@ class Stripper:
             return self._copy(value, state, pendings)
         return value  # a top-level scalar: ``resolve`` takes a string as a whole
 
-    def _literal(self, text: str) -> str:
+    def _first_sight(self, text: str) -> tuple[str, bool]:
+        """(the text for the copy, whether it waits for phase 2); short literal texts are remembered."""
+        if self._maybe.search(text):
+            return text, True
         result = escape(text) if "{" in text else text
         if len(text) <= PLAIN_CACHE_TEXT and len(self._plain) < PLAIN_CACHE_SIZE:
             self._plain[text] = result
-        return result
+        return result, False
 
     def _copy(self, value: Any, state: _State | None, pendings: list[Pending]) -> Any:
         # Hot loop of generation (every node of every body): scalars handled inline, no call per leaf.
-        maybe, plain = self._maybe.search, self._plain
+        first_sight, plain = self._first_sight, self._plain
         if isinstance(value, dict):
             out: dict[Any, Any] = {}
             below: _State | None = None
@@ -290,24 +293,17 @@ class Stripper:
                     doomed, below = state.step(key)
                     if doomed:
                         continue
-                key_pending = False
+                key_pending = value_pending = False
                 if key.__class__ is str:
                     new_key = plain.get(key)
                     if new_key is None:
-                        if maybe(key):
-                            new_key, key_pending = key, True
-                        else:
-                            new_key = self._literal(key)
+                        new_key, key_pending = first_sight(key)
                 else:
                     new_key = key
-                value_pending = False
                 if item.__class__ is str:
                     new = plain.get(item)
                     if new is None:
-                        if maybe(item):
-                            new, value_pending = item, True
-                        else:
-                            new = self._literal(item)
+                        new, value_pending = first_sight(item)
                 elif isinstance(item, (dict, list)):
                     new = self._copy(item, below, pendings)
                 else:
@@ -321,11 +317,9 @@ class Stripper:
             if item.__class__ is str:
                 new = plain.get(item)
                 if new is None:
-                    if maybe(item):
+                    new, pending = first_sight(item)
+                    if pending:
                         pendings.append((items, len(items), False, True))
-                        new = item
-                    else:
-                        new = self._literal(item)
                 items.append(new)
             elif isinstance(item, (dict, list)):
                 items.append(self._copy(item, state, pendings))
