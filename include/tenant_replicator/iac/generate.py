@@ -576,13 +576,13 @@ def generate(
     parallel = _use_workers(workers, len(resources))
     rgs, items = _collect(resources, resource_groups, source)
     own = candidates = None
-    if parallel:  # the per-resource part of skipping and labelling, in two processes
-        firsts = _map(functools.partial(_own_and_label, principals=principals), items, True)
-        own = {i.key: reason for i, (reason, _) in zip(items, firsts, strict=True)}
-        candidates = {i.key: label for i, (_, label) in zip(items, firsts, strict=True)}
     emission = _Emission(source, target, nonce, principals, overrides, emit_secrets)
     worker = _Worker(emission, rgs + items, items[int(len(items) * (1 - WORKER_SHARE)) :]) if parallel else None
     try:
+        if worker is not None:  # the per-resource part of skipping and labelling, half of it in the worker
+            firsts = [_own_and_label(i, principals) for i in items[: len(items) // 2]] + worker.firsts()
+            own = {i.key: reason for i, (reason, _) in zip(items, firsts, strict=True)}
+            candidates = {i.key: label for i, (_, label) in zip(items, firsts, strict=True)}
         return _plan_and_emit(
             rgs, items, emission, worker, own, candidates, source, target, nonce, principals, overrides,
             target_resources,
@@ -772,43 +772,6 @@ def _own_and_label(item: _Item, principals: Mapping[str, str] | None) -> tuple[s
     return _own_reason(item, principals), label_for(item.type, item.parsed.name or "", item.key)
 
 
-def _map(func: Callable[[Any], Any], values: list[Any], parallel: bool) -> list[Any]:
-    """``[func(v) for v in values]``, the second half in a forked child when ``parallel``.
-
-    The child inherits ``values`` (nothing pickled on the way in) and sends back its results; an
-    exception there (e.g. the ValueError of a malformed ID) is raised here, after any of the first
-    half's, so the first bad input in input order is the one reported, as without a child.
-    """
-    if not parallel or len(values) < 2:
-        return [func(v) for v in values]
-    half = len(values) // 2
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        code = 0
-        try:
-            os.close(read_fd)
-            try:
-                result: Any = ("ok", [func(v) for v in values[half:]])
-            except Exception as error:  # noqa: BLE001 - handed to the parent as it is
-                result = ("raise", error)
-            _send(write_fd, result)
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    try:
-        first = [func(v) for v in values[:half]]
-        status, second = _recv(read_fd)
-    finally:
-        os.close(read_fd)
-        os.waitpid(pid, 0)
-    if status == "raise":
-        raise second
-    return first + second
-
-
 def _use_workers(workers: int | None, count: int) -> bool:
     if workers is not None:
         return workers > 1
@@ -829,11 +792,25 @@ def _send(fd: int, value: Any) -> None:
         out.write(data)
 
 
+def _read_exact(fd: int, size: int) -> memoryview:
+    """Exactly ``size`` bytes (fewer only at end of file), read without a buffer: a buffered reader
+    would also swallow the start of the next message when two arrive back to back."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        count = os.readv(fd, [view[got:]])
+        if count == 0:
+            break
+        got += count
+    return view[:got]
+
+
 def _recv(fd: int) -> Any:
-    with os.fdopen(os.dup(fd), "rb") as inp:
-        size = int.from_bytes(inp.read(8), "big")
-        data = inp.read(size)
-    if len(data) != size:
+    head = _read_exact(fd, 8)
+    size = int.from_bytes(head, "big") if len(head) == 8 else -1
+    data = _read_exact(fd, size) if size >= 0 else memoryview(b"")
+    if size < 0 or len(data) != size:
         raise RuntimeError("the generation worker ended early (killed or out of memory)")
     return pickle.loads(data)  # noqa: S301 - our own forked child, over a private pipe
 
@@ -864,6 +841,7 @@ class _Worker:
     def __init__(self, emission: _Emission, everything: list[_Item], share: list[_Item]) -> None:
         self.share = share
         self._everything = everything  # every collected group and resource, as both processes hold them
+        self._items = [item for item in everything if not item.is_rg]
         self._labels: list[str] = []
         self._from_child, to_parent = os.pipe()
         from_parent, self._to_child = os.pipe()
@@ -886,6 +864,8 @@ class _Worker:
         os.close(from_parent)
 
     def _run(self, emission: _Emission, inbox: int, outbox: int) -> None:
+        second_half = self._items[len(self._items) // 2 :]
+        _send(outbox, ("ok", [_own_and_label(item, emission.principals) for item in second_half]))
         prepared = {item.key: emission.prepare(item) for item in self.share}
         emitted, rgs, items, inline_targets = self._apply_plan(_recv(inbox))
         target_by_id = {i.key: i.target_id for i in emitted}
@@ -910,6 +890,13 @@ class _Worker:
         ):
             item.label, item.target_name, item.target_id = label, name, target_id
         return emitted, [i for i in emitted if i.is_rg], [i for i in emitted if not i.is_rg], inline_targets
+
+    def firsts(self) -> list[tuple[str | None, str]]:
+        """``_own_and_label`` of the second half of the resources, which the worker does first."""
+        said = _recv(self._from_child)
+        if said[0] != "ok":
+            raise RuntimeError(f"generation worker failed: {said[1]}")
+        return said[1]
 
     def send_plan(self, emitted: list[_Item], theirs: list[_Item], inline_targets: dict[str, str]) -> None:
         """The plan, compactly: indexes of the emitted items in the inherited lists plus their labels,
