@@ -629,16 +629,17 @@ def _plan_and_emit(
     target_by_id = _assign_target_ids(rgs, items, source, target)
     for child in inline_items:  # addressed below the parent's new id; the parent's PUT creates it
         child.target_id = _literal_target(child.source_id, target_by_id, source, target)
+    if worker is not None:  # first thing: the worker waits for it
+        theirs = {i.key for i in worker.share}
+        dropped = set(reasons) | set(inline)
+        worker.send_plan(dropped, rgs + items, [i for i in items if i.key in theirs], inline_items)
     rw = emission.rw = _rewriter(source, target, rgs, items, target_by_id)
 
     blocks, slots, parent_edges = emission.blocks, emission.slots, emission.parent_edges
     variables: list[dict[str, str]] = []
     rendered: dict[str, str] | None = None
-    name_map = {i.key: i.target_id for i in rgs + items + inline_items}
     name_map_text = None
     if worker is not None:
-        theirs = {i.key for i in worker.share}
-        worker.send_plan(rgs + items, [i for i in items if i.key in theirs], {i.key: i.target_id for i in inline_items})
         emission.emit(rgs + [i for i in items if i.key not in theirs])
         rendered, child_variables, name_map_text = worker.finish(emission)
         variables.extend(emission.variables + child_variables)
@@ -646,6 +647,7 @@ def _plan_and_emit(
         emission.emit(rgs + items)
         patch_slots(slots, break_cycles(parent_edges, rw.edges - parent_edges))
         variables.extend(emission.variables)
+    name_map = {i.key: i.target_id for i in rgs + items + inline_items}
     config: dict[str, Any] = {
         "terraform": {"required_providers": {"azapi": dict(AZAPI_PROVIDER)}},
         "provider": {"azapi": {}},
@@ -880,11 +882,10 @@ class _Worker:
 
     def _apply_plan(self, plan: tuple[Any, ...]) -> tuple[list[_Item], list[_Item], list[_Item], dict[str, str]]:
         """Set the planned label, name and target ID on every emitted item (this process inherited
-        the items at the fork, so the plan names them by index): -> (emitted, their groups, the rest,
+        the items at the fork; the plan names the dropped ones): -> (emitted, their groups, the rest,
         target IDs of the children carried inline)."""
-        indexes, labels, names, targets, inline_targets = plan
-        everything = self._everything
-        emitted = [everything[n] for n in indexes]
+        dropped, labels, names, targets, inline_targets = plan
+        emitted = [item for item in self._everything if item.key not in dropped]
         for item, label, name, target_id in zip(
             emitted, labels.split(_SEP), names.split(_SEP), targets.split(_SEP), strict=True
         ):
@@ -898,17 +899,16 @@ class _Worker:
             raise RuntimeError(f"generation worker failed: {said[1]}")
         return said[1]
 
-    def send_plan(self, emitted: list[_Item], theirs: list[_Item], inline_targets: dict[str, str]) -> None:
-        """The plan, compactly: indexes of the emitted items in the inherited lists plus their labels,
-        names and target IDs as three joined strings (pickling dicts of 120k IDs cost 0.4 s)."""
+    def send_plan(self, dropped: set[str], emitted: list[_Item], theirs: list[_Item], inline: list[_Item]) -> None:
+        """The plan, compactly: the keys of the skipped and inline items, then the labels, names and
+        target IDs of the rest as three joined strings (pickling dicts of 120k IDs cost 0.4 s)."""
         self._labels = [item.label for item in theirs]  # the order the child renders them in
-        position = {id(item): n for n, item in enumerate(self._everything)}
         fields = ["\0".join(values) for values in (
             [i.label for i in emitted], [i.target_name for i in emitted], [i.target_id for i in emitted]
         )]  # fmt: skip
         if any(_SEP in i.target_id or _SEP in i.target_name for i in emitted):  # pragma: no cover - ARM refuses it
             raise ValueError("a target name or ID holds a NUL character")
-        self._tell(([position[id(i)] for i in emitted], *fields, inline_targets))
+        self._tell((dropped, *fields, {i.key: i.target_id for i in inline}))
 
     def _tell(self, message: Any) -> None:
         """Send to the child; a child that already failed (pipe closed) is reported with its own error."""
@@ -934,6 +934,8 @@ class _Worker:
         literal = break_cycles(parent_edges, emission.rw.edges - parent_edges)
         self._tell(literal)
         rendered = emission.render(literal)
+        emission.blocks.clear()  # rendered: freeing them now overlaps the wait for the worker's part
+        emission.slots.clear()
         second = _recv(self._from_child)
         if second[0] == "error":
             raise RuntimeError(f"generation worker failed: {second[1]}")
