@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -156,7 +155,9 @@ def measure(n: int, with_baseline: bool) -> dict[str, Any]:
             started = time.perf_counter()
             baseline_load(base, group_rows, rows)
             out["baseline_s"] = time.perf_counter() - started
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from peak_rss import peak_rss_mb  # bench/ is this child's sys.path[0]
+
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -105,7 +104,9 @@ def child(argv: list[str]) -> None:
     """`bench_scan.py child <endpoint-json> <graph_uri> <graph> <arg 0|1>`: one scan, its own peak RSS."""
     info, graph_uri, graph, use_arg = json.loads(argv[0]), argv[1], argv[2], argv[3] == "1"
     report = scan_once(info, graph_uri, graph, use_arg)
-    report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from peak_rss import peak_rss_mb  # bench/ is this child's sys.path[0]
+
+    report["peak_rss_mb"] = peak_rss_mb()
     report["errors"] = report["errors"][:5]
     report["vanished"], report["duplicates"] = len(report["vanished"]), len(report["duplicates"])
     print("RESULT " + json.dumps(report))
