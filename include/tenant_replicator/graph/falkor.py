@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from tenant_replicator.graph.store import (
+    UNWIND_ROWS,
     GraphTarget,
     GraphUnavailable,
     batches,
@@ -98,9 +99,6 @@ def encode_rows(rows: Sequence[dict[str, Any]]) -> str:
                 fields.append(name + literal(v))
         parts.append("{" + ",".join(fields) + "}")
     return "[" + ",".join(parts) + "]"
-
-
-UNWIND_ROWS = re.compile(r"^\s*UNWIND\s+\$rows\s+AS\s+row\b", re.IGNORECASE)
 
 
 def positional(cypher: str, rows: Sequence[dict[str, Any]], params: dict[str, Any] | None = None) -> str | None:

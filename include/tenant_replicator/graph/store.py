@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import unquote, urlparse, urlunparse
 
@@ -86,16 +87,17 @@ def split_credentials(
     return parsed._replace(netloc=parsed.netloc.rpartition("@")[2]), user, password
 
 
-_UNWIND_ROWS = re.compile(r"^\s*UNWIND\s+\$rows\s+AS\s+row\b", re.IGNORECASE)
+UNWIND_ROWS = re.compile(r"^\s*UNWIND\s+\$rows\s+AS\s+row\b", re.IGNORECASE)
 _ROW_USE = re.compile(r"\brow\b(\s*\.\s*(\w+))?")
 _PASSED_ON = re.compile(r"\bWITH\s+(?:\w+\s*,\s*)*$", re.IGNORECASE)
 
 
+@lru_cache(maxsize=256)  # a load asks once per batch of the same few statements
 def referenced_fields(cypher: str) -> tuple[str, ...] | None:
     """The `row.<field>`s an `UNWIND $rows AS row` statement reads, in first-use order, so a store
     sends only those (a loader can pass its full rows without copying them); None when the statement
     is not of that shape or uses `row` as a whole (other than passing it on in a WITH)."""
-    match = _UNWIND_ROWS.match(cypher)
+    match = UNWIND_ROWS.match(cypher)
     if not match:
         return None
     rest = cypher[match.end() :]

@@ -31,6 +31,7 @@ _HOST_SUFFIXES = (
     r"azure-api\.net",
     r"cognitiveservices\.azure\.com",
 )
+_HOST_SUFFIX = rf"\.(?:{'|'.join(_HOST_SUFFIXES)})\b"  # a host name under one of them
 
 
 # ---------------------------------------------------------------- read-only stripping
@@ -252,7 +253,7 @@ PLAIN_CACHE_SIZE = 200_000
 def pending_pattern(source: str) -> re.Pattern[str]:
     """Text that phase 2 must see: the source subscription GUID, or a host name under a DNS suffix
     whose resource may be renamed (a superset of what any plan's ``Rewriter`` rewrites)."""
-    return re.compile(rf"{re.escape(source)}|\.(?:{'|'.join(_HOST_SUFFIXES)})\b", re.IGNORECASE)
+    return re.compile(f"{re.escape(source)}|{_HOST_SUFFIX}", re.IGNORECASE)
 
 
 class Stripper:
@@ -353,8 +354,8 @@ class Rewriter:
                 rf"(?<![A-Za-z0-9-])([A-Za-z0-9-]+)(?=\.(?:[A-Za-z0-9-]+\.)*?(?:{'|'.join(_HOST_SUFFIXES)})\b)",
                 re.IGNORECASE,
             )
-            self._suffix = re.compile(rf"\.(?:{'|'.join(_HOST_SUFFIXES)})\b", re.IGNORECASE)
-        interesting = [re.escape(self.source)] + ([rf"\.(?:{'|'.join(_HOST_SUFFIXES)})\b"] if self.renamed else [])
+            self._suffix = re.compile(_HOST_SUFFIX, re.IGNORECASE)
+        interesting = [re.escape(self.source)] + ([_HOST_SUFFIX] if self.renamed else [])
         self._interesting = re.compile("|".join(interesting), re.IGNORECASE)
         self.stripper = Stripper(self.source)
         self.edges: set[tuple[str, str]] = set()
