@@ -577,10 +577,10 @@ def generate(
     rgs, items = _collect(resources, resource_groups, source)
     own = candidates = None
     emission = _Emission(source, target, nonce, principals, overrides, emit_secrets)
-    worker = _Worker(emission, rgs + items, items[int(len(items) * (1 - WORKER_SHARE)) :]) if parallel else None
+    worker = _Worker(emission, rgs, items, items[int(len(items) * (1 - WORKER_SHARE)) :]) if parallel else None
     try:
         if worker is not None:  # the per-resource part of skipping and labelling, half of it in the worker
-            firsts = [_own_and_label(i, principals) for i in items[: len(items) // 2]] + worker.firsts()
+            firsts = [_own_and_label(i, principals) for i in items[: worker.half]] + worker.firsts()
             own = {i.key: reason for i, (reason, _) in zip(items, firsts, strict=True)}
             candidates = {i.key: label for i, (_, label) in zip(items, firsts, strict=True)}
         return _plan_and_emit(
@@ -630,9 +630,8 @@ def _plan_and_emit(
     for child in inline_items:  # addressed below the parent's new id; the parent's PUT creates it
         child.target_id = _literal_target(child.source_id, target_by_id, source, target)
     if worker is not None:  # first thing: the worker waits for it
-        theirs = {i.key for i in worker.share}
-        dropped = set(reasons) | set(inline)
-        worker.send_plan(dropped, rgs + items, [i for i in items if i.key in theirs], inline_items)
+        theirs = [i for i in items if i.key in worker.share_keys]
+        worker.send_plan(set(reasons) | set(inline), rgs + items, theirs, inline_items)
     rw = emission.rw = _rewriter(source, target, rgs, items, target_by_id)
 
     blocks, slots, parent_edges = emission.blocks, emission.slots, emission.parent_edges
@@ -640,7 +639,7 @@ def _plan_and_emit(
     rendered: dict[str, str] | None = None
     name_map_text = None
     if worker is not None:
-        emission.emit(rgs + [i for i in items if i.key not in theirs])
+        emission.emit(rgs + [i for i in items if i.key not in worker.share_keys])
         rendered, child_variables, name_map_text = worker.finish(emission)
         variables.extend(emission.variables + child_variables)
     else:
@@ -840,10 +839,12 @@ class _Worker:
     output is byte-identical to emitting everything in one process (tests/iac/test_parallel.py).
     """
 
-    def __init__(self, emission: _Emission, everything: list[_Item], share: list[_Item]) -> None:
+    def __init__(self, emission: _Emission, rgs: list[_Item], items: list[_Item], share: list[_Item]) -> None:
         self.share = share
-        self._everything = everything  # every collected group and resource, as both processes hold them
-        self._items = [item for item in everything if not item.is_rg]
+        self.share_keys = {item.key for item in share}
+        self.half = len(items) // 2  # the worker pre-passes items[half:] (``firsts``), this process the rest
+        self._second_half = items[self.half :]
+        self._everything = rgs + items  # every collected group and resource, as both processes hold them
         self._labels: list[str] = []
         self._from_child, to_parent = os.pipe()
         from_parent, self._to_child = os.pipe()
@@ -866,19 +867,17 @@ class _Worker:
         os.close(from_parent)
 
     def _run(self, emission: _Emission, inbox: int, outbox: int) -> None:
-        second_half = self._items[len(self._items) // 2 :]
-        _send(outbox, ("ok", [_own_and_label(item, emission.principals) for item in second_half]))
+        _send(outbox, ("ok", [_own_and_label(item, emission.principals) for item in self._second_half]))
         prepared = {item.key: emission.prepare(item) for item in self.share}
         emitted, rgs, items, inline_targets = self._apply_plan(_recv(inbox))
         target_by_id = {i.key: i.target_id for i in emitted}
         emission.rw = rw = _rewriter(emission.source, emission.target, rgs, items, target_by_id)
-        mine = {item.key for item in self.share}
-        emission.emit([i for i in items if i.key in mine], prepared)
+        emission.emit([i for i in items if i.key in self.share_keys], prepared)
         _send(outbox, ("ok", emission.parent_edges, rw.edges, rw.unmapped, emission.variables))
         names = name_map_json({**target_by_id, **inline_targets})  # while this process breaks the cycles
         literal = _recv(inbox)
         # one string, not a dict of 70k lines: pickling it is a copy (lines hold no raw newline)
-        _send(outbox, ("\n".join(emission.render(literal).values()), names))
+        _send(outbox, ("ok", "\n".join(emission.render(literal).values()), names))
 
     def _apply_plan(self, plan: tuple[Any, ...]) -> tuple[list[_Item], list[_Item], list[_Item], dict[str, str]]:
         """Set the planned label, name and target ID on every emitted item (this process inherited
@@ -892,22 +891,26 @@ class _Worker:
             item.label, item.target_name, item.target_id = label, name, target_id
         return emitted, [i for i in emitted if i.is_rg], [i for i in emitted if not i.is_rg], inline_targets
 
-    def firsts(self) -> list[tuple[str | None, str]]:
-        """``_own_and_label`` of the second half of the resources, which the worker does first."""
+    def _hear(self) -> tuple[Any, ...]:
+        """The worker's next message without its "ok"; a failure it reported is raised here."""
         said = _recv(self._from_child)
         if said[0] != "ok":
             raise RuntimeError(f"generation worker failed: {said[1]}")
-        return said[1]
+        return said[1:]
+
+    def firsts(self) -> list[tuple[str | None, str]]:
+        """``_own_and_label`` of the second half of the resources, which the worker does first."""
+        return self._hear()[0]
 
     def send_plan(self, dropped: set[str], emitted: list[_Item], theirs: list[_Item], inline: list[_Item]) -> None:
         """The plan, compactly: the keys of the skipped and inline items, then the labels, names and
         target IDs of the rest as three joined strings (pickling dicts of 120k IDs cost 0.4 s)."""
         self._labels = [item.label for item in theirs]  # the order the child renders them in
-        fields = ["\0".join(values) for values in (
+        fields = [_SEP.join(values) for values in (
             [i.label for i in emitted], [i.target_name for i in emitted], [i.target_id for i in emitted]
         )]  # fmt: skip
-        if any(_SEP in i.target_id or _SEP in i.target_name for i in emitted):  # pragma: no cover - ARM refuses it
-            raise ValueError("a target name or ID holds a NUL character")
+        if emitted and any(field.count(_SEP) != len(emitted) - 1 for field in fields):  # pragma: no cover
+            raise ValueError("a target name or ID holds a NUL character")  # ARM refuses such names
         self._tell((dropped, *fields, {i.key: i.target_id for i in inline}))
 
     def _tell(self, message: Any) -> None:
@@ -915,19 +918,13 @@ class _Worker:
         try:
             _send(self._to_child, message)
         except BrokenPipeError:
-            try:
-                said = _recv(self._from_child)
-            except Exception:  # noqa: BLE001 - it ended without a word
-                said = ("error", "it ended early")
-            raise RuntimeError(f"generation worker failed: {said[1] if isinstance(said, tuple) else said}") from None
+            self._hear()  # the worker failed first: raises its own error (or that it ended without one)
+            raise RuntimeError("generation worker failed: it stopped reading its input") from None
 
     def finish(self, emission: _Emission) -> tuple[dict[str, str], list[dict[str, str]], str]:
         """After this process emitted its part: merge edges, break cycles, render both parts.
         Returns (label -> main.tf.json line, the child's variables, name_map.json text)."""
-        first = _recv(self._from_child)
-        if first[0] != "ok":
-            raise RuntimeError(f"generation worker failed: {first[1]}")
-        _, child_parent_edges, child_edges, child_unmapped, child_variables = first
+        child_parent_edges, child_edges, child_unmapped, child_variables = self._hear()
         parent_edges = emission.parent_edges | child_parent_edges
         emission.rw.edges |= child_edges
         emission.rw.unmapped.extend(child_unmapped)
@@ -936,10 +933,7 @@ class _Worker:
         rendered = emission.render(literal)
         emission.blocks.clear()  # rendered: freeing them now overlaps the wait for the worker's part
         emission.slots.clear()
-        second = _recv(self._from_child)
-        if second[0] == "error":
-            raise RuntimeError(f"generation worker failed: {second[1]}")
-        child_text, names = second
+        child_text, names = self._hear()
         if self._labels:
             rendered.update(zip(self._labels, child_text.split("\n"), strict=True))
         return rendered, child_variables, names
